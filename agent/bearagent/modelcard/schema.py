@@ -1,0 +1,180 @@
+"""The model card: what the agent must know to run an exported embedder.
+
+`bear-export` writes it; the agent reads it and relies on nothing else about the
+model (input size, colour order, resize rule, normalisation, embedding size,
+unknown threshold). The schema is versioned by `format_version`; a change that an
+older reader cannot follow bumps it (and gets a **BREAKING** CHANGELOG entry).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: The card format this bearid writes and reads.
+CARD_FORMAT_VERSION = 1
+#: Card format versions this bearid can read.
+SUPPORTED_FORMAT_VERSIONS: tuple[int, ...] = (1,)
+
+
+class _Strict(BaseModel):
+    """Frozen, and unknown fields are errors: a typo must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColourOrder(StrEnum):
+    """Channel order the network expects."""
+
+    RGB = "RGB"
+    BGR = "BGR"
+
+
+class ResizeRule(StrEnum):
+    """How a chip of any shape becomes the network's input size.
+
+    - ``stretch``: resize to (height, width), ignoring the aspect ratio;
+    - ``letterbox``: keep the aspect ratio, fit inside, pad the rest with the mean
+      colour (so the padding normalises to zero);
+    - ``center_crop``: keep the aspect ratio, cover the target, cut the overhang
+      evenly from both sides.
+    """
+
+    STRETCH = "stretch"
+    LETTERBOX = "letterbox"
+    CENTER_CROP = "center_crop"
+
+
+class Interpolation(StrEnum):
+    """Resampling filter used when resizing (OpenCV names in lower case)."""
+
+    LINEAR = "linear"
+    AREA = "area"
+    CUBIC = "cubic"
+    NEAREST = "nearest"
+
+
+class ModelInfo(_Strict):
+    """Which network this card describes."""
+
+    name: str = Field(min_length=1, description="Human name of the model, e.g. 'bearid-lite0-v3'.")
+    backbone: str = Field(
+        min_length=1, description="timm backbone name, e.g. 'tf_efficientnet_lite0'."
+    )
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description=(
+            "SHA-256 of the model file. Present in the sidecar JSON; absent in the copy "
+            "embedded in the ONNX file, since a file cannot contain its own hash."
+        ),
+    )
+
+
+class InputSpec(_Strict):
+    """The preprocessing contract: how to turn a decoded chip into the network input."""
+
+    height: int = Field(ge=8, le=4096, description="Input height in pixels.")
+    width: int = Field(ge=8, le=4096, description="Input width in pixels.")
+    colour_order: ColourOrder = Field(description="Channel order of the input tensor.")
+    resize: ResizeRule = Field(description="How a chip is brought to (height, width).")
+    interpolation: Interpolation = Field(
+        default=Interpolation.LINEAR, description="Resampling filter for the resize."
+    )
+    mean: tuple[float, float, float] = Field(
+        description="Per-channel mean, on the 0-1 scale, in the order of colour_order."
+    )
+    std: tuple[float, float, float] = Field(
+        description="Per-channel standard deviation, on the 0-1 scale, in colour_order."
+    )
+    layout: Literal["NCHW"] = Field(default="NCHW", description="Tensor layout.")
+    name: str = Field(default="input", min_length=1, description="Graph input name.")
+
+    @field_validator("std")
+    @classmethod
+    def _std_positive(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(s <= 0 for s in v):
+            raise ValueError("every std value must be greater than 0")
+        return v
+
+
+class EmbeddingSpec(_Strict):
+    """What the network outputs."""
+
+    size: int = Field(ge=2, le=8192, description="Embedding dimension.")
+    l2_normalised: bool = Field(description="Whether outputs already have unit L2 norm.")
+    name: str = Field(default="embedding", min_length=1, description="Graph output name.")
+
+
+class ThresholdSpec(_Strict):
+    """The unknown-bear threshold and how it was chosen.
+
+    A query whose best cosine similarity to the gallery is at least `value` is a
+    known individual; below it, unknown.
+    """
+
+    value: float = Field(ge=-1.0, le=1.0, description="Cosine similarity threshold.")
+    method: Literal["calibrated", "manual"] = Field(
+        description="'calibrated' on a validation set, or 'manual' (set by hand)."
+    )
+    target_false_unknown_rate: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="False-unknown rate aimed at on known queries."
+    )
+    false_unknown_rate: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="False-unknown rate reached on validation."
+    )
+    unknown_detection_rate: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Share of unknown queries detected."
+    )
+    auroc: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="AUROC of known vs unknown queries."
+    )
+    validation_set: str | None = Field(
+        default=None, description="What the threshold was calibrated on (split, counts)."
+    )
+
+    @model_validator(mode="after")
+    def _calibrated_has_target(self) -> ThresholdSpec:
+        if self.method == "calibrated" and self.target_false_unknown_rate is None:
+            raise ValueError("a calibrated threshold needs target_false_unknown_rate")
+        return self
+
+
+class TrainingSummary(_Strict):
+    """What the model learned from."""
+
+    individuals: int = Field(ge=0, description="Individuals in the training split.")
+    images: int = Field(ge=0, description="Images in the training split.")
+    split_kind: Literal["open", "disjoint"] = Field(description="Kind of split used.")
+    seed: int = Field(description="Seed of the split.")
+    dataset: str | None = Field(default=None, description="Name or path of the dataset.")
+
+
+class ModelCard(_Strict):
+    """Everything the agent needs to know about an exported embedder."""
+
+    format_version: int = Field(description="Card format version.")
+    model: ModelInfo
+    input: InputSpec
+    embedding: EmbeddingSpec
+    threshold: ThresholdSpec
+    training: TrainingSummary
+    created_at: datetime = Field(description="When the model was exported (ISO 8601, with offset).")
+    software: dict[str, str] = Field(
+        default_factory=dict, description="Versions of the software that made it."
+    )
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("created_at needs a UTC offset, e.g. 2026-11-27T10:00:00+00:00")
+        return v
+
+    def with_sha256(self, sha256: str | None) -> ModelCard:
+        """Return a copy whose `model.sha256` is `sha256`."""
+        model = ModelInfo.model_validate({**self.model.model_dump(), "sha256": sha256})
+        return self.model_copy(update={"model": model})
