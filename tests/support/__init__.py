@@ -1,0 +1,1 @@
+"""Test support: real services and data the tests share (no mocks)."""
