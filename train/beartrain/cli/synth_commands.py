@@ -1,8 +1,4 @@
-"""``bear-train``: the workstation command line.
-
-Today it generates synthetic populations; inspect/split/fit/evaluate arrive with
-the trainer (see the README's roadmap).
-"""
+"""``bear-train synth``: write a synthetic population of face chips."""
 
 from __future__ import annotations
 
@@ -10,14 +6,8 @@ from pathlib import Path
 
 import click
 
-from bearagent.clikit import ErrorReportingGroup, version_option
+from beartrain.cli.group import main
 from beartrain.synthetic import SyntheticConfig, write_population
-
-
-@click.group(cls=ErrorReportingGroup)
-@version_option()
-def main() -> None:
-    """Train and evaluate bear-face embedders with metric learning."""
 
 
 @main.command("synth")

@@ -1,0 +1,1 @@
+"""``bearagent gallery ...``: enrol, list, rename, remove, promote, export, import, re-embed."""

@@ -1,0 +1,1 @@
+"""``bearagent run`` and ``bearagent check-config``: the agent itself and its configuration."""

@@ -1,0 +1,1 @@
+"""``bear-train fit``, ``evaluate`` and ``search``: training and measuring embedders."""

@@ -1,0 +1,1 @@
+"""Labelled chips on disk: indexing, capture times, encounters, and split files."""
