@@ -42,14 +42,14 @@ def test_adding_individuals_leaves_existing_ones_unchanged() -> None:
         return [chip.tobytes() for r, chip in iter_population(cfg) if r.individual == who]
 
     bigger = SyntheticConfig(**{**SMALL.__dict__, "individuals": 6})
-    assert chips_of(SMALL, "bear-001") == chips_of(bigger, "bear-001")
+    assert chips_of(SMALL, "Holly") == chips_of(bigger, "Holly")
 
 
 def test_layout_metadata_and_capture_times_agree(tmp_path: Path) -> None:
     records = write_population(tmp_path, SMALL)
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jpg"))
     assert files == sorted(r.path for r in records)
-    assert {p.split("/")[0] for p in files} == {f"bear-00{i}" for i in range(4)}
+    assert {p.split("/")[0] for p in files} == {"Otis", "Holly", "Grazer", "Walker"}
     with (tmp_path / "metadata.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["path"] for r in rows] == [r.path for r in records]
@@ -142,3 +142,16 @@ def test_cli_writes_a_population(tmp_path: Path) -> None:
         f"wrote 12 chips of 3 individuals in 6 encounters to {tmp_path / 'pop'}"
     )
     assert len(list((tmp_path / "pop").rglob("*.jpg"))) == 12
+
+
+def test_individual_names_are_readable_and_never_id_like() -> None:
+    from beartrain.synthetic import individual_name
+
+    assert [individual_name(i) for i in (0, 1, 39, 40, 81)] == [
+        "Otis",
+        "Holly",
+        "Sorrel",
+        "Otis1",
+        "Holly2",
+    ]
+    assert len({individual_name(i) for i in range(200)}) == 200

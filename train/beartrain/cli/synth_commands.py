@@ -17,7 +17,7 @@ from beartrain.synthetic import SyntheticConfig, write_population
     "--first-index",
     default=0,
     show_default=True,
-    help="Number of the first individual (bear-NNN), for a disjoint second population.",
+    help="Index of the first individual, for a second population disjoint from the first.",
 )
 @click.option(
     "--encounters",

@@ -90,9 +90,20 @@ class ChipRecord:
     frame: int
 
 
+#: Names of synthetic individuals (readable in the demo; never id-like, such as bear-0001).
+NAMES = (
+    "Otis", "Holly", "Grazer", "Walker", "Chunk", "Dive", "Kirby", "Beadnose", "Bucky",
+    "Fanny", "Lefty", "Patches", "Ruby", "Sara", "Chestnut", "Luna", "Bruno", "Ivy", "Maple",
+    "Juniper", "Hazel", "Cedar", "Willow", "Aspen", "Rowan", "Birch", "Sage", "Basil",
+    "Clover", "Fern", "Moss", "Pebble", "Ember", "Flint", "Dusk", "Tundra", "Nutmeg",
+    "Thistle", "Yarrow", "Sorrel",
+)  # fmt: skip
+
+
 def individual_name(index: int) -> str:
-    """The id of the `index`-th individual: ``bear-007``."""
-    return f"bear-{index:03d}"
+    """The name of the `index`-th individual: ``Otis``, ``Holly``, ..., then ``Otis1``."""
+    lap, position = divmod(index, len(NAMES))
+    return NAMES[position] + (str(lap) if lap else "")
 
 
 def _encounter_shot(rng: np.random.Generator, cfg: SyntheticConfig) -> Shot:
