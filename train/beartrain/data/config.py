@@ -6,6 +6,25 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: Default file-name pattern: one alternative per naming scheme, tried left to right.
+DEFAULT_FILENAME_PATTERN = "|".join(
+    (
+        # camera trap: cam02_20260514-061502_00042
+        r"^(?P<camera>[A-Za-z]+\d+)_(?P<time>\d{8}-\d{6})_",
+        # video clip frame: <clip start>_<clip end>[_<export date>_<export time>]_<frame>
+        r"^(?P<clip>(?P<time2>\d{14})_(?P<end>\d{14}))_(?:\d{8}_\d{8}_)?(?P<frame>\d+)",
+        # camera recording: J29_2025.03.2623_12_18_manual_<export date>_<time>_<frame>
+        r"^(?P<clip2>(?P<camera2>[A-Za-z]+\d+)_(?P<time3>\d{4}\.\d{2}\.\d{4}_\d{2}_\d{2}))"
+        r"_manual_\d{8}_\d{8}_(?P<frame2>\d+)",
+        # manual shot series: 331-2-5-3(1), 403-1-7-7-(2), 330-1-6-8_(3), 001(4)
+        r"^(?P<clip3>\d+(?:-\d+)*?)[-_]?\((?P<frame3>\d+)\)$",
+        # manual shot series numbered with a fifth field: 414-1-2-7-1
+        r"^(?P<clip4>\d+(?:-\d+){3})-(?P<frame4>\d+)$",
+        # a single manual shot: 403-1-9-4
+        r"^(?P<clip5>\d+(?:-\d+)+)$",
+    )
+)
+
 
 class DataConfig(BaseModel):
     """Where the chips are and how their capture time and encounters are found."""
@@ -27,18 +46,20 @@ class DataConfig(BaseModel):
         description="File extensions counted as chips (case-insensitive).",
     )
     filename_pattern: str = Field(
-        default=(
-            r"^(?P<camera>[A-Za-z]+\d+)_(?P<time>\d{8}-\d{6})_"
-            r"|^(?P<clip>(?P<time2>\d{14})_\d{14})_(?P<frame>\d+)"
-        ),
+        default=DEFAULT_FILENAME_PATTERN,
         description=(
-            "Regular expression applied to the file name when EXIF has no capture time. "
-            "Named groups: time / time2 (parsed with filename_time_formats), camera, clip "
-            "(a video clip id: its frames form one encounter), frame."
+            "Regular expression applied to the file name without its extension. Named groups "
+            "(a trailing digit tells alternatives apart: time2, clip3, ...): time (capture time, "
+            "parsed with filename_time_formats), end (end of a video clip), camera, clip (a "
+            "video clip or manual shot series: its chips form one encounter), frame. The "
+            "default reads camera-trap names (cam02_20260514-061502_00042), video-clip frames "
+            "(20250401093214_20250401093754_0018), camera recordings "
+            "(J29_2025.03.2623_12_18_manual_..._000003) and numbered manual shots "
+            "(331-2-5-3(1), 414-1-2-7-1)."
         ),
     )
     filename_time_formats: tuple[str, ...] = Field(
-        default=("%Y%m%d-%H%M%S", "%Y%m%d%H%M%S"),
+        default=("%Y%m%d-%H%M%S", "%Y%m%d%H%M%S", "%Y.%m.%d%H_%M_%S"),
         description="strptime formats tried in order on the time group of filename_pattern.",
     )
     timezone: str = Field(
@@ -49,4 +70,18 @@ class DataConfig(BaseModel):
         default=60.0,
         gt=0,
         description="Chips of one individual and camera closer than this form one encounter.",
+    )
+    use_mtime: bool = Field(
+        default=True,
+        description=(
+            "Date chips that metadata, EXIF and file name leave undated by their file "
+            "modification time (recorded as source 'mtime')."
+        ),
+    )
+    mtime_encounters: bool = Field(
+        default=False,
+        description=(
+            "Let modification times group chips into encounters. Off by default: copying or "
+            "checking out files resets them, which would merge unrelated chips."
+        ),
     )

@@ -1,0 +1,131 @@
+"""Walking a chips folder and dating every chip: metadata CSV, EXIF, file name, then mtime."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from bearagent.chips import read_capture_time
+from beartrain.data.config import DataConfig
+from beartrain.data.errors import ChipsFolderError, MetadataError
+from beartrain.data.metadata import MetadataEntry, read_metadata
+from beartrain.data.names import NameFields, NameParser, localise
+
+#: Where a chip's capture time came from, best first; "none" when nothing dated it.
+TimeSource = Literal["metadata", "exif", "filename", "mtime", "none"]
+TIME_SOURCES: tuple[TimeSource, ...] = ("metadata", "exif", "filename", "mtime", "none")
+
+
+@dataclass(frozen=True)
+class ScannedChip:
+    """A chip found on disk, dated, before it is grouped into an encounter."""
+
+    path: str  # POSIX, relative to the root
+    individual: str
+    camera: str
+    captured_at: datetime | None
+    source: TimeSource
+    clip: str  # video clip or shot series from the file name; "" when none
+    clip_end: datetime | None  # end of the clip, when the name tells it
+    encounter: str  # from the metadata CSV; "" when it names none
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Every chip under a root, and the files that were passed over."""
+
+    root: Path
+    chips: list[ScannedChip]
+    skipped: list[str]  # files that are not chips (other extensions, loose files at the root)
+
+
+def scan_chips(root: Path, cfg: DataConfig) -> Scan:
+    """Find and date every chip in the layout ``<root>/<individual>/<image>``."""
+    if not root.is_dir():
+        raise ChipsFolderError(
+            f"chips folder {root} does not exist: give the folder that holds one "
+            "sub-folder per individual"
+        )
+    parser = NameParser(cfg)
+    metadata = read_metadata(cfg.metadata_csv, parser.timezone) if cfg.metadata_csv else {}
+    files, skipped = _walk(root, {e.lower() for e in cfg.extensions})
+    if not files:
+        raise ChipsFolderError(
+            f"no chips in {root}: expected <root>/<individual>/<image> with an extension "
+            f"among {', '.join(cfg.extensions)}"
+        )
+    unknown = sorted(set(metadata) - set(files))
+    if unknown:
+        raise MetadataError(
+            f"metadata CSV {cfg.metadata_csv} lists {len(unknown)} chips that are not in {root} "
+            f"(first: {unknown[0]}): paths must be relative to the chips folder"
+        )
+    chips = [
+        _date_chip(root, rel, metadata.get(rel, MetadataEntry()), parser, cfg)
+        for rel in sorted(files)
+    ]
+    return Scan(root=root, chips=chips, skipped=skipped)
+
+
+def _walk(root: Path, extensions: set[str]) -> tuple[list[str], list[str]]:
+    """Chip paths (relative, POSIX) and skipped files; dotfiles and dot-folders are ignored."""
+    chips: list[str] = []
+    skipped: list[str] = []
+    for path in _files(root):
+        rel = path.relative_to(root).as_posix()
+        if "/" in rel and path.suffix.lower() in extensions:
+            chips.append(rel)
+        else:
+            skipped.append(rel)
+    return chips, sorted(skipped)
+
+
+def _files(folder: Path) -> Iterator[Path]:
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from _files(entry)
+        elif entry.is_file():
+            yield entry
+
+
+def _date_chip(
+    root: Path, rel: str, meta: MetadataEntry, parser: NameParser, cfg: DataConfig
+) -> ScannedChip:
+    name: NameFields = parser.parse(rel)
+    when, source = _capture_time(root / rel, meta, name, parser, cfg)
+    return ScannedChip(
+        path=rel,
+        individual=meta.individual or rel.split("/", 1)[0],
+        camera=meta.camera or name.camera,
+        captured_at=when,
+        source=source,
+        clip=name.clip,
+        clip_end=name.end,
+        encounter=meta.encounter,
+    )
+
+
+def _capture_time(
+    path: Path, meta: MetadataEntry, name: NameFields, parser: NameParser, cfg: DataConfig
+) -> tuple[datetime | None, TimeSource]:
+    if meta.captured_at is not None:
+        return meta.captured_at, "metadata"
+    try:
+        exif = read_capture_time(path.read_bytes())
+        mtime = path.stat().st_mtime
+    except OSError as e:
+        raise ChipsFolderError(
+            f"cannot read chip {path} ({e.strerror}): fix its permissions or move it away"
+        ) from e
+    if exif is not None:
+        return localise(exif, parser.timezone), "exif"
+    if name.time is not None:
+        return name.time, "filename"
+    if cfg.use_mtime:
+        return datetime.fromtimestamp(mtime, tz=UTC), "mtime"
+    return None, "none"
