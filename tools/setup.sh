@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 VENV=${BEARID_VENV:-.venv}
 EXTRAS=${BEARID_EXTRAS:-cpu,train,export,test}
-DEBIAN_PACKAGES=(mosquitto)
+DEBIAN_PACKAGES=(mosquitto systemd)  # systemd: systemd-analyze for the unit tests
 
 log() { printf 'setup: %s\n' "$*"; }
 
