@@ -1,1 +1,194 @@
-"""``bearagent gallery ...``: enrol, list, rename, remove, promote, export, import, re-embed."""
+"""``bearagent gallery ...``: enrol, list, rename, remove, promote, export, import, re-embed.
+
+Each command parses its options, calls one function of `bearagent.gallery`, and
+prints what it did; library errors become one-line ``Error: ...`` messages.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlite_utils
+
+from bearagent import gallery
+from bearagent.cli.group import main
+from bearagent.cli.options import config_options
+from bearagent.clikit import ErrorReportingGroup
+from bearagent.config import AgentConfig
+from bearagent.runtime import Embedder, RuntimeConfig, open_embedder
+
+
+def _open(db_path: Path, *, create: bool = False) -> sqlite_utils.Database:
+    if not create and not db_path.exists():
+        raise gallery.GalleryError(
+            f"gallery database {db_path} does not exist: enrol individuals first with "
+            f"`bearagent gallery enroll ROOT --db {db_path}`"
+        )
+    return gallery.open_gallery(db_path)
+
+
+def _embedder(model: Path) -> Embedder:
+    return open_embedder(RuntimeConfig(model=model, warm_up=False))
+
+
+@main.group("gallery", cls=ErrorReportingGroup)
+def gallery_group() -> None:
+    """Manage the gallery of individuals the agent recognises."""
+
+
+@gallery_group.command("enroll")
+@click.argument("root", type=click.Path(path_type=Path, file_okay=False))
+@config_options
+def enroll_command(root: Path, cfg: AgentConfig) -> None:
+    """Enrol ROOT, laid out as ROOT/<individual>/<image>; re-running adds only new images."""
+    db_path = cfg.agent.database_path
+    model = cfg.runtime.model
+    with _embedder(model) as embedder:
+        report = gallery.enroll_folder(_open(db_path, create=True), root, embedder)
+    for name, count in report.added.items():
+        new = f" (new: {report.created[name]})" if name in report.created else ""
+        click.echo(f"{name}: {count} reference(s) added{new}")
+    for path, reason in report.rejected.items():
+        click.echo(f"rejected {path}: {reason}", err=True)
+    click.echo(
+        f"enrolled {sum(report.added.values())} image(s) of {len(report.added)} individual(s); "
+        f"{len(report.already_enrolled)} already enrolled, {len(report.rejected)} rejected"
+    )
+
+
+@gallery_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@config_options
+def list_command(cfg: AgentConfig, as_json: bool) -> None:
+    """List individuals: id, name, kind, references, sightings, last seen."""
+    db_path = cfg.agent.database_path
+    people = gallery.list_individuals(_open(db_path))
+    if as_json:
+        click.echo(json.dumps([_as_dict(p) for p in people], indent=2))
+        return
+    rows = [("ID", "NAME", "KIND", "REFS", "SIGHTINGS", "LAST SEEN")]
+    rows += [
+        (p.id, p.name or "-", p.kind, str(p.references), str(p.sightings), p.last_seen or "-")
+        for p in people
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _as_dict(p: gallery.Individual) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "kind": p.kind,
+        "created": p.created,
+        "notes": p.notes,
+        "references": p.references,
+        "sightings": p.sightings,
+        "last_seen": p.last_seen,
+    }
+
+
+@gallery_group.command("show")
+@click.argument("individual")
+@config_options
+def show_command(individual: str, cfg: AgentConfig) -> None:
+    """Show one individual (by id or name) with its latest sightings."""
+    db_path = cfg.agent.database_path
+    db = _open(db_path)
+    p = gallery.get_individual(db, individual)
+    for key, value in _as_dict(p).items():
+        click.echo(f"{key}: {'-' if value in (None, '') else value}")
+    for s in gallery.sightings_of(db, p.id, limit=10):
+        sim = "-" if s.similarity is None else f"{s.similarity:.3f}"
+        click.echo(
+            f"  seen {s.captured_at or '-'} {s.site or '-'}/{s.camera or '-'} {s.file} {sim}"
+        )
+
+
+@gallery_group.command("rename")
+@click.argument("individual")
+@click.argument("name")
+@config_options
+def rename_command(individual: str, name: str, cfg: AgentConfig) -> None:
+    """Give INDIVIDUAL (id or name) the new NAME."""
+    db_path = cfg.agent.database_path
+    p = gallery.rename(_open(db_path), individual, name)
+    click.echo(f"{p.id} is now called {p.name}")
+
+
+@gallery_group.command("remove")
+@click.argument("individual")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@config_options
+def remove_command(individual: str, cfg: AgentConfig, yes: bool) -> None:
+    """Remove INDIVIDUAL (id or name) and its references; its sightings stay as history."""
+    db_path = cfg.agent.database_path
+    db = _open(db_path)
+    p = gallery.get_individual(db, individual)
+    if not yes:
+        click.confirm(f"remove {p.id} ({p.label}) and its {p.references} reference(s)?", abort=True)
+    gallery.remove(db, p.id)
+    click.echo(f"removed {p.id} ({p.label}): {p.references} reference(s); sightings kept")
+
+
+@gallery_group.command("promote")
+@click.argument("unknown_id")
+@click.option("--name", required=True, help="Name of the individual it becomes or joins.")
+@config_options
+def promote_command(unknown_id: str, name: str, cfg: AgentConfig) -> None:
+    """Name provisional UNKNOWN_ID; with an existing NAME, merge it into that individual."""
+    db_path = cfg.agent.database_path
+    p = gallery.promote(_open(db_path), unknown_id, name)
+    click.echo(f"{unknown_id} is now {p.id} ({p.name}): {p.references} reference(s)")
+
+
+@gallery_group.command("export")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@config_options
+def export_command(file: Path, cfg: AgentConfig) -> None:
+    """Write the gallery to FILE (JSON; gzip when FILE ends in .gz)."""
+    db_path = cfg.agent.database_path
+    report = gallery.export_gallery(_open(db_path), file)
+    click.echo(
+        f"exported {report.individuals} individual(s), {report.references} reference(s) to {file}"
+    )
+
+
+@gallery_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@config_options
+def import_command(file: Path, cfg: AgentConfig) -> None:
+    """Merge the gallery export FILE into the gallery."""
+    db_path = cfg.agent.database_path
+    report = gallery.import_gallery(_open(db_path, create=True), file)
+    for theirs, ours in report.created.items():
+        click.echo(f"{theirs}: created as {ours}")
+    for theirs, ours in report.merged.items():
+        click.echo(f"{theirs}: merged into {ours}")
+    click.echo(
+        f"imported {report.references_added} reference(s); "
+        f"{report.references_skipped} already present"
+    )
+
+
+@gallery_group.command("reembed")
+@click.option(
+    "--drop-missing", is_flag=True, help="Remove references whose image is gone or unreadable."
+)
+@config_options
+def reembed_command(cfg: AgentConfig, drop_missing: bool) -> None:
+    """Re-embed every reference with MODEL from its source image (after a model change)."""
+    db_path = cfg.agent.database_path
+    model = cfg.runtime.model
+    with _embedder(model) as embedder:
+        report = gallery.reembed(_open(db_path), embedder, drop_missing=drop_missing)
+    for source, reason in report.dropped.items():
+        click.echo(f"dropped {source}: {reason}", err=True)
+    click.echo(
+        f"re-embedded {report.reembedded} reference(s); {report.up_to_date} already up to "
+        f"date; {len(report.dropped)} dropped"
+    )

@@ -1,0 +1,272 @@
+"""The agent: one place that starts everything in order and stops it in reverse.
+
+Start: model (card verified, warmed up) -> database (schemas, gallery made with this
+model) -> MQTT publisher -> chip worker (recovers encounters left open by a crash)
+-> folder watcher (backlog first). Stop (SIGTERM): watcher -> worker (finishes its
+batch, ends open encounters) -> publisher (flushes, says ``offline``) -> model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import signal
+import threading
+import time
+from datetime import datetime, tzinfo
+from pathlib import Path
+from types import FrameType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bearagent import sdnotify
+from bearagent.config import AgentConfig
+from bearagent.encounters import EncounterTracker
+from bearagent.errors import BearIdError
+from bearagent.gallery.references import check_gallery_model
+from bearagent.gallery.schema import ensure_schema as ensure_gallery_schema
+from bearagent.ledger import Ledger
+from bearagent.matching.decision import threshold_for
+from bearagent.mqtt import outbox, payloads
+from bearagent.mqtt.publisher import MqttPublisher
+from bearagent.mqtt.stdout_publisher import StdoutPublisher
+from bearagent.pipeline.intake import Arrival
+from bearagent.pipeline.recording import GalleryIdentity, ModelIdentity, Recorder
+from bearagent.pipeline.stats import AgentStats
+from bearagent.pipeline.statusfile import status_path, write_status
+from bearagent.pipeline.worker import ChipWorker, WorkerSettings
+from bearagent.runtime import open_embedder
+from bearagent.runtime.base import Embedder
+from bearagent.store import open_database, transaction
+from bearagent.watch import ChipSource, FolderWatcher, PathRules
+
+log = logging.getLogger(__name__)
+
+STATUS_INTERVAL_S = 5.0
+
+
+class StartupError(BearIdError):
+    """The agent cannot start with this configuration."""
+
+
+def local_timezone(name: str | None) -> tzinfo:
+    """The configured IANA timezone, or the box's own."""
+    if name is None:
+        own = datetime.now().astimezone().tzinfo
+        return own if own is not None else ZoneInfo("UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise StartupError(
+            f"agent.timezone = {name!r} is not an IANA timezone (e.g. Europe/Oslo)"
+        ) from e
+
+
+class Agent:
+    """The running agent. `start()`, then `wait()` or `stop()`."""
+
+    def __init__(self, cfg: AgentConfig) -> None:
+        self.cfg = cfg
+        self.stats = AgentStats()
+        self.inbox: queue.Queue[Arrival] = queue.Queue()
+        self._stop_worker = threading.Event()
+        self._stop_requested = threading.Event()
+        self._worker_ready = threading.Event()
+        self._worker_error: BaseException | None = None
+        self._worker_thread: threading.Thread | None = None
+        self._status_written = 0.0
+        self._watchdog = sdnotify.WatchdogPinger()  # pings at half of WatchdogSec=
+        self.embedder: Embedder | None = None
+        self.publisher: MqttPublisher | StdoutPublisher | None = None
+        self.watcher: FolderWatcher | None = None
+
+    @property
+    def database(self) -> Path:
+        """The agent's database file."""
+        return self.cfg.agent.database_path
+
+    def start(self) -> None:
+        """Start every part in order; on failure, stop what was started and raise."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        for root in self.cfg.watch.roots:
+            if not root.is_dir():
+                raise StartupError(
+                    f"watch root {root} does not exist or is not a folder: create it or fix "
+                    "watch.roots / --watch"
+                )
+        if not self.cfg.watch.roots:
+            raise StartupError("nothing to watch: give --watch DIR or set watch.roots")
+        tz = local_timezone(self.cfg.agent.timezone)
+        self.embedder = open_embedder(self.cfg.runtime)
+        card = self.embedder.card
+        model = ModelIdentity(card.model.name, card.model.sha256 or "")
+        self._prepare_database(model)
+        self.publisher = self._make_publisher()
+        self.publisher.start()
+        threshold = threshold_for(card, self.cfg.encounter.threshold)
+        self._worker_thread = threading.Thread(
+            target=self._worker_main, args=(model, threshold, tz), name="chip-worker", daemon=True
+        )
+        self._worker_thread.start()
+        self._worker_ready.wait()
+        if self._worker_error is not None:
+            raise self._worker_error
+        rules = PathRules(self.cfg.watch, self.cfg.agent.site)
+        self.watcher = FolderWatcher(self.cfg.watch, rules, self.submit)
+        self.watcher.start()
+        sdnotify.ready()
+        log.info(
+            "watching %s with %s (threshold %.3f)",
+            ", ".join(map(str, self.cfg.watch.roots)),
+            self.embedder.name,
+            threshold,
+        )
+
+    def _make_publisher(self) -> MqttPublisher | StdoutPublisher:
+        if self.cfg.agent.publisher == "stdout":
+            return StdoutPublisher(agent_id=self.cfg.agent.id, database=self.database)
+        return MqttPublisher(
+            self.cfg.mqtt,
+            agent_id=self.cfg.agent.id,
+            database=self.database,
+            stats_source=self._stats_for_mqtt,
+        )
+
+    def _prepare_database(self, model: ModelIdentity) -> None:
+        """Create or upgrade every schema; refuse a gallery made with another model."""
+        db = open_database(self.database)
+        try:
+            ensure_gallery_schema(db)
+            Ledger(db)
+            outbox.ensure_schema(db)
+            check_gallery_model(db, model.sha256, model.name)
+        finally:
+            db.conn.close()
+
+    def _worker_main(self, model: ModelIdentity, threshold: float, tz: tzinfo) -> None:
+        try:
+            db = open_database(self.database)  # this thread's own connection
+            identity = GalleryIdentity(db, model)
+            topics = self.publisher.topics if self.publisher else None
+            assert topics is not None  # the publisher starts before the worker
+            recorder = Recorder(db, identity, topics, self.cfg.agent.id, threshold)
+            with transaction(db):
+                if recovered := recorder.recover_open():
+                    log.warning("sent 'end' for %d encounters left open by a crash", recovered)
+            tracker = EncounterTracker(self.cfg.encounter, threshold, identity)
+            settings = WorkerSettings(
+                watch=self.cfg.watch,
+                batch_size=self.cfg.pipeline.batch_size,
+                batch_wait_s=self.cfg.pipeline.batch_wait_ms / 1000.0,
+                local_tz=tz,
+                top_k=self.cfg.encounter.top_k,
+            )
+            assert self.embedder is not None
+            worker = ChipWorker(
+                settings,
+                self.embedder,
+                tracker,
+                recorder,
+                Ledger(db),
+                self.stats,
+                self.inbox,
+                self._stop_worker,
+                on_committed=self._notify_publisher,
+                on_idle=self._idle,
+                retry=self._retry,
+            )
+        except BaseException as e:
+            self._worker_error = e
+            self._worker_ready.set()
+            return
+        self._worker_ready.set()
+        try:
+            worker.run()
+        except BaseException:
+            log.critical("the chip worker failed; the agent stops", exc_info=True)
+            self.request_stop()
+            raise
+
+    def _idle(self) -> None:
+        """Between batches (at least every 0.2 s): watchdog ping, status file."""
+        self._watchdog.tick()
+        now = time.monotonic()
+        if now - self._status_written >= STATUS_INTERVAL_S:
+            self._status_written = now
+            write_status(status_path(self.database), self.live_status())
+
+    def live_status(self) -> dict[str, object]:
+        """Counters, queue depths and the publisher's state, as `bearagent status` shows them."""
+        status: dict[str, object] = dict(self.stats.snapshot())
+        status["queue_depth"] = self.inbox.qsize()
+        status["pending_files"] = self.watcher.pending_count() if self.watcher else 0
+        if isinstance(self.publisher, MqttPublisher):
+            status["mqtt"] = dataclasses.asdict(self.publisher.counters())
+        return status
+
+    def submit(self, source: ChipSource) -> None:
+        """Hand a complete file to the worker (called by the watcher's threads)."""
+        self.inbox.put(Arrival(source, time.monotonic()))
+
+    def _retry(self, source: ChipSource) -> None:
+        if self.watcher is not None:
+            self.watcher.track(source.path, source.root)
+
+    def _notify_publisher(self) -> None:
+        if self.publisher is not None:
+            self.publisher.notify()
+
+    def _stats_for_mqtt(self) -> payloads.Stats:
+        snap = self.stats.snapshot()
+        counts = snap["counts"]
+        latency = snap["latency_ms"]
+        assert isinstance(counts, dict) and isinstance(latency, dict)
+        return payloads.Stats(
+            processed=int(counts.get("processed", 0)),
+            rejected=int(counts.get("rejected", 0)),
+            queue_depth=self.inbox.qsize() + (self.watcher.pending_count() if self.watcher else 0),
+            latency_ms=payloads.Percentiles(
+                latency.get("p50"), latency.get("p95"), latency.get("p99")
+            ),
+        )
+
+    def request_stop(self) -> None:
+        """Ask `wait()` to return (signal handlers call this)."""
+        self._stop_requested.set()
+
+    def wait(self) -> None:
+        """Block until SIGTERM/SIGINT (or `request_stop`), then stop in order."""
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s: stopping", signal.Signals(signum).name)
+            self.request_stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, handler)
+        while not self._stop_requested.wait(1.0):
+            if self._worker_thread is not None and not self._worker_thread.is_alive():
+                raise StartupError("the chip worker stopped unexpectedly; see the log")
+        self.stop()
+
+    def stop(self, flush_s: float = 10.0) -> None:
+        """Stop in reverse order; safe to call more than once and after a failed start."""
+        sdnotify.stopping()
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+        self._stop_worker.set()
+        if self._worker_thread is not None:
+            self._worker_thread.join(60.0)
+            self._worker_thread = None
+        if self.publisher is not None:
+            self.publisher.stop(flush_s)
+            self.publisher = None
+        if self.embedder is not None:
+            self.embedder.close()
+            self.embedder = None

@@ -1,0 +1,24 @@
+"""The agent's whole configuration: one typed object, one section per concern."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bearagent.config.agent import AgentSection, PipelineConfig
+from bearagent.encounters.config import EncounterConfig
+from bearagent.mqtt.config import MqttConfig
+from bearagent.runtime.config import RuntimeConfig
+from bearagent.watch.config import WatchConfig
+
+
+class AgentConfig(BaseModel):
+    """Configuration of ``bearagent`` (TOML, e.g. /etc/bearagent/config.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent: AgentSection = Field(default_factory=AgentSection)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    encounter: EncounterConfig = Field(default_factory=EncounterConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)

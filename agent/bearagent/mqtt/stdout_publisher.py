@@ -1,0 +1,76 @@
+"""The publisher for a box without a broker: events as JSON lines on stdout.
+
+The agent still records everything in SQLite; each outbox row is printed (one
+JSON object per line, with its topic) and then deleted, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import TextIO
+
+import sqlite_utils
+
+from bearagent.mqtt import outbox
+from bearagent.mqtt.topics import Topics
+from bearagent.store import open_database, transaction
+
+
+class StdoutPublisher:
+    """A `Publisher` that writes outbox rows to a text stream instead of a broker."""
+
+    def __init__(
+        self, *, agent_id: str, database: Path, stream: TextIO | None = None, poll_s: float = 1.0
+    ) -> None:
+        self.topics = Topics.build("bearid/{agent_id}/", agent_id)
+        self._database = database
+        self._stream = stream if stream is not None else sys.stdout
+        self._poll_s = poll_s
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Prepare the outbox and start printing."""
+        db = open_database(self._database)
+        try:
+            outbox.ensure_schema(db)
+        finally:
+            db.conn.close()
+        self._thread = threading.Thread(target=self._run, name="stdout-publisher", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        """New rows are waiting."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Print what is left, then stop."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        db = open_database(self._database)
+        try:
+            while True:
+                self._drain(db)
+                if self._stopping.is_set():
+                    return
+                self._wake.wait(self._poll_s)
+                self._wake.clear()
+        finally:
+            db.conn.close()
+
+    def _drain(self, db: sqlite_utils.Database) -> None:
+        while rows := outbox.pending(db, 200):
+            for row in rows:
+                line = {"topic": row.topic, "payload": json.loads(row.payload)}
+                self._stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+            self._stream.flush()
+            with transaction(db):
+                outbox.delete(db, [r.id for r in rows])

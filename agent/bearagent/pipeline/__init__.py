@@ -1,0 +1,1 @@
+"""The chip pipeline: intake, micro-batching, embedding, matching, recording."""
