@@ -101,3 +101,9 @@ def test_the_committed_reference_is_current() -> None:
         REFERENCE.read_text()
         == render_reference(AgentConfig, "bearagent configuration reference") + "\n"
     )
+
+
+def test_the_example_config_of_the_installer_is_valid() -> None:
+    example = REFERENCE.parent.parent / "deploy" / "config.example.toml"
+    cfg = load_config(AgentConfig, example)
+    assert cfg.watch.roots == [Path("/traps")]
