@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -12,14 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """PEM files for a TLS listener: the CA certificate clients trust, the server's pair."""
-
-    ca_cert: Path
-    server_cert: Path
-    server_key: Path
+from beartrain.demo.mosquitto import TlsFiles
 
 
 def _name(common_name: str) -> x509.Name:

@@ -1,0 +1,1 @@
+"""The one-command demo: synthetic bears, a trained embedder, a live agent and broker."""
