@@ -1,7 +1,10 @@
 """Micro-batching: wait for the first item, then gather up to N items or T milliseconds.
 
 One chip alone goes through at once (low latency when idle); a burst fills batches
-(throughput under load).
+(throughput under load). "Alone" means nothing else was queued when it was taken:
+then waiting T would only add T to its latency (measured: idle p50 35 ms instead of
+13 ms with the lite0 model, bench/bench_agent_latency.py). When other chips are
+already waiting, a burst is under way and the batch waits up to T to fill.
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ def collect_batch(
         batch = [source.get(timeout=idle_s)]
     except queue.Empty:
         return []
+    while len(batch) < max_items:  # what is already queued, without waiting
+        try:
+            batch.append(source.get_nowait())
+        except queue.Empty:
+            break
+    if len(batch) == 1:
+        return batch  # alone: no burst to wait for
     deadline = time.monotonic() + max_wait_s
     while len(batch) < max_items:
         try:

@@ -91,8 +91,11 @@ def read_chip(source: ChipSource, max_bytes: int) -> bytes:
         raise OutsideWatchRoot(
             f"{source.relative}: resolves to {real}, outside the watch root {root}"
         )
+    # O_NONBLOCK: a FIFO swapped in after the watcher's checks must not block the worker
+    # (opening one for reading waits for a writer); it is then refused as not a file.
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(real, flags)
     except PermissionError as e:
         raise ChipRejected("unreadable", f"{source.relative}: permission denied") from e
     except OSError as e:

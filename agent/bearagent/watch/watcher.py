@@ -58,14 +58,15 @@ class _Handler(FileSystemEventHandler):
         dest = Path(_text(event.dest_path))
         self.watcher.forget(Path(_text(event.src_path)))
         if isinstance(event, DirMovedEvent):
-            self.watcher.scan_folder(dest, self.root)  # a folder of chips moved in at once
+            self.watcher.scan_folder(dest, self.root, new_folder=True)  # moved in at once
         elif isinstance(event, FileMovedEvent):
             self.watcher.complete(dest, self.root)
 
     def on_created(self, event: FileSystemEvent) -> None:
         if isinstance(event, DirCreatedEvent):
-            # Files may land in a new folder before its watch exists: look inside.
-            self.watcher.scan_folder(Path(_text(event.src_path)), self.root)
+            # A folder moved in from outside the roots (inotify reports it as created),
+            # or files landing in a new folder before its watch exists: look inside.
+            self.watcher.scan_folder(Path(_text(event.src_path)), self.root, new_folder=True)
         elif isinstance(event, FileCreatedEvent):
             self.watcher.track(Path(_text(event.src_path)), self.root)
 
@@ -179,9 +180,22 @@ class FolderWatcher:
         for root in self.cfg.roots:
             self.scan_folder(root, root)
 
-    def scan_folder(self, folder: Path, root: Path) -> None:
-        """Hand on old enough files below `folder`; track the ones still changing."""
+    def scan_folder(self, folder: Path, root: Path, new_folder: bool = False) -> None:
+        """Hand on old enough files below `folder`; track the ones still changing.
+
+        `new_folder`: `folder` just appeared. Files last written before its last change
+        (its ctime: when it was moved here) came in with it, complete, and go at once,
+        so a camera dump moved in as one folder does not wait `stable_after_s`. Files
+        written since may still be open and are tracked as usual (and should one be
+        handed on unfinished, the worker retries it while it is fresh).
+        """
         settled_before = time.time() - self.cfg.stable_after_s
+        arrived = 0.0
+        if new_folder:
+            try:
+                arrived = folder.stat().st_ctime
+            except OSError:
+                return  # gone again
         for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
             if self._stop.is_set():
                 return
@@ -194,7 +208,7 @@ class FolderWatcher:
                     st = path.stat()
                 except OSError:
                     continue
-                if st.st_mtime <= settled_before:
+                if st.st_mtime <= settled_before or st.st_mtime < arrived:
                     self.complete(path, root)
                 else:
                     self.track(path, root)

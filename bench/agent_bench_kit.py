@@ -1,0 +1,265 @@
+"""Shared pieces of the agent benchmarks: a realistic model, a gallery, chips, a broker,
+the agent as a subprocess, and a subscriber that timestamps what it receives.
+
+The model is the tf_efficientnet_lite0 embedder (frozen ImageNet backbone, linear
+256-d head) exported by bearexport exactly as `bench_export.py` does it, cached in
+``/tmp/bearid-bench-lite0-<size>`` so the three benchmarks export it once.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import queue
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bearagent import gallery
+from bearagent.modelcard import load_model_card
+from bearagent.store import transaction
+from beartrain.synthetic import SyntheticConfig, encode_jpeg, iter_population
+
+BEARAGENT = str(Path(sys.executable).parent / "bearagent")
+THREADS = 2
+
+
+def lite0_model(size: int = 224) -> Path:
+    """The exported lite0 embedder (built and cached on first use)."""
+    folder = Path(tempfile.gettempdir()) / f"bearid-bench-lite0-{size}"
+    model = folder / "model" / "embedder.onnx"
+    if model.exists():
+        return model
+    from bearexport.pipeline import ExportOptions, export_checkpoint
+    from bench_export import make_run  # torch: only when the model must be built
+
+    shutil.rmtree(folder, ignore_errors=True)
+    run = make_run(folder / "run", size)
+    export_checkpoint(run, folder / "model", ExportOptions(threshold=0.5))
+    return model
+
+
+def model_sha(model: Path) -> str:
+    """The model's sha256 as its card records it (what the gallery must be made with)."""
+    sha = load_model_card(model).model.sha256
+    if sha is None:
+        raise ValueError(f"{model}: its card has no sha256")
+    return sha
+
+
+def make_gallery(database: Path, model: Path, references: int, per_individual: int = 10) -> None:
+    """A gallery of random unit references made 'with' `model` (search cost is what counts)."""
+    sha = model_sha(model)
+    dim = load_model_card(model).embedding.size
+    rng = np.random.default_rng(0)
+    db = gallery.open_gallery(database)
+    with transaction(db):
+        for first in range(0, references, per_individual):
+            rows = rng.standard_normal((min(per_individual, references - first), dim))
+            rows = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+            bear = gallery.create_known(db, f"bear {first // per_individual}")
+            gallery.add_references(
+                db, bear, rows, sha, [f"/{bear}/{i}.jpg" for i in range(len(rows))]
+            )
+    db.conn.close()
+
+
+def chip_files(count: int, cameras: int = 4, seed: int = 0) -> list[tuple[str, bytes]]:
+    """`count` distinct synthetic chips in camera-trap conditions: (relative path, JPEG)."""
+    cfg = SyntheticConfig(individuals=count // 8 + 4, cameras=cameras, seed=seed)
+    out: list[tuple[str, bytes]] = []
+    for i, (record, chip) in enumerate(iter_population(cfg)):
+        if i == count:
+            break
+        out.append(
+            (f"site/cam{i % cameras:02d}/{i:06d}.jpg", encode_jpeg(chip, record.captured_at))
+        )
+    if len(out) < count:
+        raise ValueError(f"the synthetic population gave only {len(out)} chips")
+    return out
+
+
+def write_files(root: Path, files: list[tuple[str, bytes]]) -> None:
+    """Write chips the way copy tools do: a dot-named temporary file, renamed into place."""
+    for relative, data in files:
+        final = root / relative
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = final.with_name(f".{final.name}.part")
+        temp.write_bytes(data)
+        os.rename(temp, final)
+
+
+@contextmanager
+def broker(folder: Path) -> Iterator[int]:
+    """A Mosquitto broker on a free loopback port; yields the port."""
+    binary = shutil.which("mosquitto", path=os.pathsep.join([os.environ["PATH"], "/usr/sbin"]))
+    if binary is None:
+        raise SystemExit("mosquitto is not installed (tools/setup.sh installs it)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n")
+    process = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message and the monotonic time it arrived."""
+
+    at: float
+    topic: str
+    payload: dict[str, Any]
+
+
+class TimedSubscriber:
+    """Subscribes to the agent's event topics and timestamps every message on arrival."""
+
+    def __init__(self, port: int, topic: str = "bearid/bench/+") -> None:
+        self.messages: queue.Queue[Received] = queue.Queue()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:6]}"
+        )
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(topic, qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        now = time.monotonic()
+        if not msg.topic.endswith("/status"):
+            self.messages.put(Received(now, msg.topic, json.loads(msg.payload)))
+
+    def wait_for(self, match: Callable[[Received], bool], timeout: float) -> Received:
+        """The first message `match` accepts (earlier ones are dropped)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                got = self.messages.get(timeout=left)
+            except queue.Empty:
+                break
+            if match(got):
+                return got
+        raise TimeoutError(f"no matching message in {timeout} s")
+
+    def close(self) -> None:
+        """Disconnect."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def write_agent_config(
+    path: Path, *, model: Path, database: Path, root: Path, port: int | None, **extra: str
+) -> Path:
+    """A TOML config for the agent under test (`extra`: more 'key = value' lines by section)."""
+    mqtt_lines = f'host = "127.0.0.1"\nport = {port}\nstats_interval_s = 0\n' if port else ""
+    publisher = "mqtt" if port else "stdout"
+    text = f"""[agent]
+id = "bench"
+database = "{database}"
+timezone = "UTC"
+publisher = "{publisher}"
+{extra.get("agent", "")}
+[watch]
+roots = ["{root}"]
+stable_after_s = 0.5
+{extra.get("watch", "")}
+[runtime]
+model = "{model}"
+providers = ["CPUExecutionProvider"]
+intra_op_threads = {THREADS}
+{extra.get("runtime", "")}
+[pipeline]
+{extra.get("pipeline", "")}
+[encounter]
+{extra.get("encounter", "")}
+[mqtt]
+{mqtt_lines}"""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def start_agent(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`bearagent run --config CONFIG`, its stderr in `log`."""
+    with log.open("wb") as err:
+        return subprocess.Popen(
+            [BEARAGENT, "run", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=err
+        )
+
+
+def wait_for_log(log: Path, text: bytes, timeout: float = 120.0) -> None:
+    """Wait until the agent's log contains `text` (e.g. b'watching': it has started)."""
+    deadline = time.monotonic() + timeout
+    while text not in log.read_bytes():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{text!r} never appeared in {log}:\n{log.read_text()[-2000:]}")
+        time.sleep(0.01)
+
+
+def stop_agent(agent: subprocess.Popen[bytes]) -> None:
+    """SIGTERM and wait."""
+    agent.terminate()
+    agent.wait(60)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size (VmHWM) of a live process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for {pid}")
+
+
+def recorded(database: Path) -> int:
+    """Files in the agent's ledger (0 before it exists)."""
+    if not database.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0  # the ledger table is not there yet
+    finally:
+        conn.close()
+
+
+def outbox_size(database: Path) -> int:
+    """Events not yet acknowledged by the broker."""
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def percentiles(values: list[float]) -> str:
+    """'p50 .. p95 .. p99 ..' of `values` (ms)."""
+    p50, p95, p99 = np.percentile(np.asarray(values), [50, 95, 99])
+    return f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms (n={len(values)})"
