@@ -58,6 +58,11 @@ class GalleryIndex:
             return False
         partial = self._state is not None and state[1] == self._state[1] and not self._tentative
         check_gallery_model(self._db, self._sha, self._model_name)
+        if not partial:
+            # Let go of the old matrix first: two full copies at once is the peak memory.
+            self._index = KnnIndex(
+                np.zeros((0, 1), np.float32), [], blas_threads=self._blas_threads
+            )
         refs = load_references(self._db, self._last_id if partial else 0)
         if partial:
             self._append(refs)
