@@ -153,11 +153,36 @@ def test_unknown_bear_gets_one_provisional_id_and_one_alert_across_visits() -> N
     assert len(provisional_refs) == 3  # the first chip made it, the two others refined it
 
 
-def test_an_encounter_can_change_its_mind() -> None:
+def test_one_blurry_first_frame_raises_no_unknown_alert() -> None:
     store = Store()
     store.enrol("bear-a", unit(1, 0))
     tracker = make(store)
     blurry = unit(1, 1.2)  # similarity to bear-a ~0.64: unknown on its own
+    assert tracker.observe(chip(store, blurry, 0)) == []  # too early to call it a new bear
+    events = [e for s in (1, 2, 3) for e in tracker.observe(chip(store, unit(1, 0), s))]
+    assert [(e.type, e.channel) for e in events] == [("new", "sighting")]
+    assert events[0].decision.individual_id == "bear-a" and events[0].chip_count == 2
+    assert store.provisional == 0
+    assert tracker.end_all()[0].decision.individual_id == "bear-a"
+
+
+def test_a_lone_unknown_chip_is_announced_when_its_encounter_ends() -> None:
+    store = Store()
+    store.enrol("bear-a", unit(1, 0))
+    tracker = make(store)
+    assert tracker.observe(chip(store, unit(0, 1), 0)) == []
+    new, end = tracker.end_all()
+    assert (new.type, new.channel, new.decision.individual_id) == ("new", "unknown", "unknown-0001")
+    assert (end.type, end.chip_count) == ("end", 1)
+
+
+def test_an_encounter_can_change_its_mind() -> None:
+    store = Store()
+    store.enrol("bear-a", unit(1, 0))
+    tracker = EncounterTracker(
+        EncounterConfig(gap_s=60, unknown_after_chips=1), 0.8, store, Clock()
+    )
+    blurry = unit(1, 1.2)  # announced at once as a new bear (unknown_after_chips = 1)
     events = tracker.observe(chip(store, blurry, 0))
     assert events[0].decision.individual_id == "unknown-0001"
     for s in (1, 2, 3, 4):

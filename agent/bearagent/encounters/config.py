@@ -30,6 +30,13 @@ class EncounterConfig(BaseModel):
         "the calibrated threshold in the model card.",
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Candidates listed in every event.")
+    unknown_after_chips: int = Field(
+        default=2,
+        ge=1,
+        description="An encounter below the threshold becomes a new provisional individual "
+        "(and raises the unknown alert) only once it has this many chips, or when it ends: "
+        "one blurry first frame is not a new bear. Known bears are announced at once.",
+    )
     max_provisional_references: int = Field(
         default=20,
         ge=1,

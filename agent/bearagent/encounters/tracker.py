@@ -93,6 +93,7 @@ class Encounter:
     best_chip: ChipObservation | None = None
     provisional_id: str | None = None
     provisional_references: int = 0
+    announced: bool = False  # its `new` event has been sent
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class EncounterTracker:
         events: list[EncounterEvent] = []
         enc = self.open.get(chip.camera)
         if enc is not None and not self._belongs(enc, chip):
-            events.append(self._end(enc))
+            events += self._end(enc)
             enc = None
         if enc is None:
             enc = Encounter(
@@ -155,18 +156,17 @@ class EncounterTracker:
         """End the encounters whose camera has been quiet for ``end_after`` seconds."""
         now = self.clock()
         quiet = [e for e in self.open.values() if now - e.last_arrival >= self.cfg.end_after]
-        return [self._end(e) for e in quiet]
+        return [event for e in quiet for event in self._end(e)]
 
     def end_all(self) -> list[EncounterEvent]:
         """End every open encounter (at shutdown)."""
-        return [self._end(e) for e in list(self.open.values())]
+        return [event for e in list(self.open.values()) for event in self._end(e)]
 
     def _belongs(self, enc: Encounter, chip: ChipObservation) -> bool:
         gap = abs((chip.captured_at - enc.last_captured_at).total_seconds())
         return gap <= self.cfg.gap_s
 
     def _add(self, enc: Encounter, chip: ChipObservation) -> EncounterEvent | None:
-        first = not enc.chips
         enc.chips.append(chip)
         enc.last_arrival = self.clock()
         enc.last_captured_at = max(enc.last_captured_at, chip.captured_at)
@@ -179,11 +179,14 @@ class EncounterTracker:
         previous, previous_best = enc.decision, enc.best_chip
         if enc.best_chip is None or chip.best_similarity > enc.best_chip.best_similarity:
             enc.best_chip = chip
-        created = self._decide(enc)
+        created = self._decide(enc, len(enc.chips) >= self.cfg.unknown_after_chips)
         self._grow_provisional(enc, chip, created)
         assert enc.decision is not None and enc.best_chip is not None  # set just above
+        if not enc.decision.individual_id:
+            return None  # looks unknown, but too few chips to say so yet
         channel: Literal["sighting", "unknown"] = "unknown" if created else "sighting"
-        if first:
+        if not enc.announced:
+            enc.announced = True
             return self._event("new", channel, enc, chip)
         if created or previous is None or previous.individual_id != enc.decision.individual_id:
             return self._event("update", channel, enc, chip)
@@ -191,8 +194,13 @@ class EncounterTracker:
             return self._event("update", "sighting", enc, chip)
         return None
 
-    def _decide(self, enc: Encounter) -> bool:
-        """Set `enc.decision`; True when it had to create a provisional individual."""
+    def _decide(self, enc: Encounter, may_create: bool) -> bool:
+        """Set `enc.decision`; True when it created a provisional individual.
+
+        Below the threshold with no provisional individual yet and `may_create`
+        false, the decision is left pending (an empty individual_id): one blurry
+        first frame should not raise an unknown-bear alert.
+        """
         assert enc.embedding_sum is not None
         mean = enc.embedding_sum / max(float(np.linalg.norm(enc.embedding_sum)), 1e-12)
         ranked = [
@@ -212,6 +220,10 @@ class EncounterTracker:
             )
             return False
         created = enc.provisional_id is None
+        if created and not may_create:
+            similarity = best.similarity if best is not None else -1.0
+            enc.decision = Decision("", None, "", similarity, self.threshold, tuple(ranked))
+            return False
         if created:
             stack = np.stack(
                 [c.embedding for c in enc.chips[: self.cfg.max_provisional_references]]
@@ -235,10 +247,19 @@ class EncounterTracker:
             )
             enc.provisional_references += 1
 
-    def _end(self, enc: Encounter) -> EncounterEvent:
+    def _end(self, enc: Encounter) -> list[EncounterEvent]:
+        """The encounter's last events: its `end` (after its deferred `new`, if any)."""
         self.open.pop(enc.camera, None)
         assert enc.best_chip is not None
-        return self._event("end", "sighting", enc, enc.best_chip)
+        events = []
+        if not enc.announced:  # it stayed below the threshold: a new unknown bear after all
+            created = self._decide(enc, may_create=True)
+            enc.announced = True
+            events.append(
+                self._event("new", "unknown" if created else "sighting", enc, enc.chips[0])
+            )
+        events.append(self._event("end", "sighting", enc, enc.best_chip))
+        return events
 
     @staticmethod
     def _event(
