@@ -1,0 +1,131 @@
+"""bear-train on CPU: frozen pretrained backbone vs trained embedder, per split kind.
+
+Splits the cattle faces in ../shared/datasets (never copied: the split CSVs point
+at the files) with seed 0, measures the frozen tf_efficientnet_lite0 (offline
+ImageNet weights, random head), trains per train/configs/cpu-lite0.yaml for a
+few epochs, and prints test accuracy@1/3/5/10 per chip and per encounter, the
+unknown AUROC, the false-unknown and detection rates at the threshold calibrated
+on val, train and inference images/s, and wall time.
+
+    .venv/bin/python bench/bench_train.py [--kinds open disjoint] [--epochs 4]
+        [--set optimizer.lr=0.002 ...] [--out /tmp/bench-train] [--synthetic]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from beartrain.checkpoint import load_checkpoint
+from beartrain.config import TrainConfig, build_config, parse_overrides
+from beartrain.data.config import DataConfig
+from beartrain.data.splitfile import Split, SplitKind
+from beartrain.evaluation import calibrate, figures_at
+from beartrain.evaluation.report import measure
+from beartrain.model import Embedder, build_embedder, input_spec
+from beartrain.splits import KINDS, SplitConfig, split_folder
+from beartrain.synthetic import SyntheticConfig, write_population
+from beartrain.training import fit
+
+REPO = Path(__file__).resolve().parents[1]
+CATTLE = REPO.parent / "shared" / "datasets" / "cattle-faces" / "identities"
+KS = (1, 3, 5, 10)
+
+
+def figures(
+    model: Embedder, split: Split, cfg: TrainConfig, threshold: float | None
+) -> dict[str, float]:
+    """Test figures; the unknown threshold is calibrated on val when none is given."""
+    device, spec = torch.device("cpu"), input_spec(cfg.model)
+    start = time.perf_counter()
+    test = measure(model, split, spec, "test", KS, device=device)
+    seconds = time.perf_counter() - start
+    out = dict(test.metrics)
+    out["infer_img_s"] = (len(split.train) + len(split.test)) / seconds
+    if len(test.unknown_scores):
+        if threshold is None:
+            val = measure(model, split, spec, "val", KS, device=device)
+            spec_, _ = calibrate(val.known_scores, val.unknown_scores, 0.05)
+            threshold = spec_.value
+        fig = figures_at(test.known_scores, test.unknown_scores, threshold)
+        out.update(threshold=threshold, fur=fig.false_unknown_rate, det=fig.detection_rate)
+    return out
+
+
+def row(label: str, m: dict[str, float]) -> str:
+    def f(key: str) -> str:
+        v = m.get(key, math.nan)
+        return "  n/a" if math.isnan(v) else f"{v:5.3f}"
+
+    chip = " ".join(f(f"test_chip_acc{k}") for k in KS)
+    enc = " ".join(f(f"test_enc_acc{k}") for k in KS)
+    return (
+        f"{label:8s} chip {chip} | enc {enc} | AUROC {f('test_auroc')} enc {f('test_enc_auroc')}"
+        f" | FUR {f('fur')} det {f('det')} | infer {m.get('infer_img_s', 0):.0f} img/s"
+    )
+
+
+def bench_kind(
+    kind: SplitKind, root: Path, out: Path, epochs: int, overrides: dict[str, object]
+) -> None:
+    """Split, measure frozen, train, measure trained; print one block."""
+    started = time.perf_counter()
+    split = split_folder(root, DataConfig(), SplitConfig(kind=kind, seed=0), out / "split")
+    tree = yaml.safe_load((REPO / "train" / "configs" / "cpu-lite0.yaml").read_text())
+    cfg = build_config(
+        tree,
+        {
+            "data.split": str(out / "split"),
+            "train.epochs": epochs,
+            "train.umap": False,
+            "train.progress": False,
+            "train.patience": epochs,
+            **overrides,
+        },
+    )
+    torch.manual_seed(0)
+    frozen = figures(build_embedder(cfg.model).eval(), split, cfg, None)
+    result = fit(cfg, out / "run")
+    ckpt = load_checkpoint(result.best)
+    threshold = ckpt.threshold.value if ckpt.threshold else None
+    trained = figures(ckpt.build_model(), split, cfg, threshold)
+    trained_rows = [r for r in result.history if r["epoch"] > 0]
+    train_img_s = len(split.train) * len(trained_rows) / sum(r["train_s"] for r in trained_rows)
+    print(
+        f"\n{kind} split (seed 0): {len(split.train)} train / {len(split.val)} val / "
+        f"{len(split.test)} test chips; best epoch {result.best_epoch} of {len(trained_rows)}"
+    )
+    print("         acc@" + "/".join(map(str, KS)))
+    print(row("frozen", frozen))
+    print(row("trained", trained))
+    print(f"train {train_img_s:.1f} img/s; wall {time.perf_counter() - started:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kinds", nargs="+", default=["open", "disjoint"], choices=KINDS)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--out", type=Path, default=Path("/tmp/bench-train"))
+    parser.add_argument("--synthetic", action="store_true", help="a synthetic population instead")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(2)
+    root = CATTLE
+    if args.synthetic:
+        root = args.out / "synthetic"
+        write_population(root, SyntheticConfig(individuals=24, size=96, seed=0))
+    elif not root.is_dir():
+        raise SystemExit(f"{root} not found: run with --synthetic, or beside ../shared/datasets")
+    for kind in args.kinds:
+        bench_kind(kind, root, args.out / kind, args.epochs, parse_overrides(args.overrides))
+
+
+if __name__ == "__main__":
+    main()

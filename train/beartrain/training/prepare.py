@@ -1,0 +1,144 @@
+"""Everything one fit needs, built from the config: data, model, loss, optimizer, schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from bearagent.modelcard import InputSpec, TrainingSummary
+from beartrain.checkpoint import Checkpoint, CheckpointError
+from beartrain.config import TrainConfig, TrainConfigError
+from beartrain.data.splitfile import Split, read_split
+from beartrain.model import Embedder, build_embedder, input_spec
+from beartrain.training.components import (
+    build_loss,
+    build_miner,
+    build_optimizer,
+    build_sampler,
+    build_scheduler,
+)
+from beartrain.training.data import ChipDataset
+from beartrain.training.distributed import Context
+from beartrain.training.epoch import TrainStep
+from beartrain.training.state import LoopState, seed_everything
+
+
+@dataclass
+class Run:
+    """A fit in progress."""
+
+    cfg: TrainConfig
+    ctx: Context
+    out: Path
+    split: Split
+    spec: InputSpec
+    label_names: list[str]
+    summary: TrainingSummary
+    model: Embedder
+    loss: nn.Module
+    step: nn.Module  # TrainStep, DDP-wrapped when distributed
+    loader: DataLoader[tuple[torch.Tensor, int]]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler | None
+    state: LoopState
+
+
+def load_split(cfg: TrainConfig) -> Split:
+    """The split named by data.split, with at least two individuals in train."""
+    if cfg.data.split is None:
+        raise TrainConfigError(
+            "data.split is not set: point it at a folder made by `bear-train split` "
+            "(in the config or with --set data.split=PATH)"
+        )
+    split = read_split(cfg.data.split)
+    if len({r.individual for r in split.train}) < 2:
+        raise TrainConfigError(f"the split {cfg.data.split} has fewer than 2 individuals in train")
+    return split
+
+
+def prepare(cfg: TrainConfig, out: Path, ctx: Context, resume: Checkpoint | None) -> Run:
+    """Build the run; with `resume`, restore weights, optimizer, schedule and loop state."""
+    split = load_split(cfg)
+    label_names = sorted({r.individual for r in split.train})
+    seed_everything(cfg.train.seed)
+    model = build_embedder(cfg.model, pretrained="none" if resume else None).to(ctx.device)
+    loss = build_loss(cfg.loss, len(label_names), cfg.model.embedding_size).to(ctx.device)
+    spec = input_spec(cfg.model)
+    loader = _train_loader(cfg, split, spec, label_names, ctx)
+    step: nn.Module = TrainStep(model, loss, build_miner(cfg.miner))
+    if ctx.distributed:
+        ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+        step = DistributedDataParallel(step, device_ids=ids)
+    optimizer = build_optimizer(cfg.optimizer, model, loss)
+    scheduler = build_scheduler(cfg.schedule, optimizer, len(loader), cfg.train.epochs)
+    amp = cfg.train.amp and ctx.device.type == "cuda"
+    summary = TrainingSummary(
+        individuals=len(label_names),
+        images=len(split.train),
+        split_kind=split.kind,
+        seed=split.seed,
+        dataset=cfg.data.dataset or str(split.root),
+    )
+    run = Run(
+        cfg,
+        ctx,
+        out,
+        split,
+        spec,
+        label_names,
+        summary,
+        model,
+        loss,
+        step,
+        loader,
+        optimizer,
+        scheduler,
+        torch.amp.GradScaler("cuda") if amp else None,
+        LoopState(),
+    )
+    if resume is not None:
+        restore(run, resume)
+    return run
+
+
+def _train_loader(
+    cfg: TrainConfig, split: Split, spec: InputSpec, label_names: list[str], ctx: Context
+) -> DataLoader[tuple[torch.Tensor, int]]:
+    """Augmented train chips in m-per-class batches."""
+    index = {name: i for i, name in enumerate(label_names)}
+    dataset = ChipDataset(split.root, split.train, spec, index, augment=cfg.augment)
+    return DataLoader(
+        dataset,
+        batch_size=cfg.sampler.batch_size,
+        sampler=build_sampler(cfg.sampler, dataset.labels()),
+        num_workers=cfg.train.num_workers,
+        drop_last=True,
+        pin_memory=ctx.device.type == "cuda",
+        persistent_workers=cfg.train.num_workers > 0,
+    )
+
+
+def restore(run: Run, ckpt: Checkpoint) -> None:
+    """Continue from `ckpt`: same model and labels, then weights and optimizer state."""
+    if ckpt.config.model != run.cfg.model:
+        raise CheckpointError(
+            f"{ckpt.path} was trained with another model section; resume with its own "
+            "config.yaml (the run folder has it)"
+        )
+    if ckpt.label_names != run.label_names:
+        raise CheckpointError(f"{ckpt.path} was trained on other individuals than data.split")
+    if not ckpt.resume:
+        raise CheckpointError(f"{ckpt.path} has no resume state: resume from last.pt")
+    run.model.load_state_dict(ckpt.model_state)
+    run.loss.load_state_dict(ckpt.resume["loss"])
+    run.optimizer.load_state_dict(ckpt.resume["optimizer"])
+    run.scheduler.load_state_dict(ckpt.resume["scheduler"])
+    if run.scaler is not None and ckpt.resume.get("scaler"):
+        run.scaler.load_state_dict(ckpt.resume["scaler"])
+    run.state = LoopState.from_dict(ckpt.resume["loop"])
