@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole system in one command, on a fresh machine: set up, generate synthetic bears
+# (or use a chips folder: tools/demo.sh --chips DIR), train a small embedder on the CPU,
+# export it, enrol the gallery, start a private Mosquitto and the agent on a temporary
+# watch folder, drop chips like camera traps, print the MQTT messages, report accuracy,
+# and shut everything down. Options go to `bear-train demo` (see --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+exec .venv/bin/bear-train demo "$@"

@@ -1,0 +1,53 @@
+"""``bear-train demo``: the whole system in one command (see tools/demo.sh)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from beartrain.cli.group import main
+from beartrain.demo.options import DemoOptions
+from beartrain.demo.run import run_demo
+
+
+@main.command("demo")
+@click.option(
+    "--chips",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="A real chips folder <individual>/<image> instead of synthetic bears.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to work (default: a new temporary folder).",
+)
+@click.option(
+    "--individuals", default=12, show_default=True, help="Synthetic bears in the gallery."
+)
+@click.option("--strangers", default=2, show_default=True, help="Synthetic bears nobody has seen.")
+@click.option("--epochs", default=8, show_default=True, help="Training epochs.")
+@click.option("--seed", default=0, show_default=True, help="Seed of data and training.")
+def demo_command(
+    chips: Path | None,
+    workdir: Path | None,
+    individuals: int,
+    strangers: int,
+    epochs: int,
+    seed: int,
+) -> None:
+    """Train on synthetic bears, export, enrol, run the agent with a private broker, drop
+    chips like camera traps, print the MQTT messages and how many encounters were right."""
+    folder = workdir or Path(tempfile.mkdtemp(prefix="bearid-demo-"))
+    run_demo(
+        DemoOptions(
+            workdir=folder,
+            chips=chips,
+            individuals=individuals,
+            strangers=strangers,
+            epochs=epochs,
+            seed=seed,
+        ),
+        say=lambda line: click.echo(line),
+    )
