@@ -18,7 +18,11 @@ import numpy as np
 from bearexport.errors import ParityFailed
 
 #: Minimum cosine per precision below which an export is refused.
-MIN_COSINE: dict[str, float] = {"fp32": 0.9999, "fp16": 0.999, "int8": 0.98}
+#: Minimum cosine to the PyTorch embedding, per precision. INT8 is looser: on the
+#: tf_efficientnet_lite0 embedder static quantisation gives a minimum of about 0.87
+#: (mean 0.96) over 64 cattle chips for an accuracy@1 cost of 0.01 (bench/bench_export.py);
+#: a worse INT8 model is a broken calibration, not rounding.
+MIN_COSINE: dict[str, float] = {"fp32": 0.9999, "fp16": 0.999, "int8": 0.85}
 #: The reference inputs and embeddings written beside the exported model.
 REFERENCE_FILE = "parity-reference.npz"
 
