@@ -71,7 +71,9 @@ def test_every_field_has_a_description() -> None:
     assert walk(TrainConfig) == []
 
 
-@pytest.mark.parametrize("name", ["cpu-lite0", "reference-baseline", "reference-best"])
+@pytest.mark.parametrize(
+    "name", ["cpu-lite0", "cattle-lite0", "reference-baseline", "reference-best"]
+)
 def test_example_configs_are_valid(name: str) -> None:
     cfg = load_config(CONFIGS / f"{name}.yaml")
     assert cfg.data.split == Path("data/splits/open")

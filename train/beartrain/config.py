@@ -18,6 +18,7 @@ from bearagent.modelcard import ColourOrder, Interpolation, ResizeRule
 
 LossName = Literal["contrastive", "triplet_margin", "circle", "arcface"]
 MinerName = Literal["none", "easy", "semi_hard", "hard"]
+HeadInit = Literal["random", "lda"]
 
 
 class TrainConfigError(BearIdError):
@@ -75,6 +76,22 @@ class ModelSection(_Section):
     )
     embedding_size: int = Field(default=256, ge=128, le=2048, description="Embedding dimension.")
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="Dropout before the head.")
+    grayscale: bool = Field(
+        default=False,
+        description=(
+            "The network turns its input to grey (luminance) before the backbone, so daylight "
+            "colour chips and infrared night chips look alike; part of the exported model, "
+            "the agent's preprocessing is unchanged."
+        ),
+    )
+    head_init: HeadInit = Field(
+        default="random",
+        description=(
+            "'random', or 'lda': before training, fit the head (linear heads only) by linear "
+            "discriminant analysis on the pretrained backbone's features of the train chips, "
+            "and start an ArcFace loss at the class centres."
+        ),
+    )
     input: InputSection = Field(default_factory=InputSection, description="Network input.")
 
     @field_validator("pretrained")
@@ -167,6 +184,16 @@ class TrainSection(_Section):
     seed: int = Field(default=0, description="Seed of weights, sampling and augmentation.")
     device: str = Field(default="auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'.")
     amp: bool = Field(default=True, description="Mixed precision (on CUDA only).")
+    batchnorm: Literal["auto", "frozen", "train"] = Field(
+        default="auto",
+        description=(
+            "The backbone's BatchNorm running statistics while training: 'frozen' keeps the "
+            "pretrained values (scale and shift still learn), 'train' updates them, 'auto' "
+            "freezes them unless model.pretrained is 'none'. Small m-per-class batches of "
+            "near-duplicate chips otherwise overwrite them within a few dozen steps and the "
+            "features collapse (cattle faces: val acc@1 0.36 -> 0.10 from the statistics alone)."
+        ),
+    )
     num_workers: int = Field(default=2, ge=0, description="Data-loading worker processes.")
     early_stop_metric: str = Field(
         default="val_chip_acc1", description="Metric (a metrics.csv column) watched for the best."

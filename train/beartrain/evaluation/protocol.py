@@ -17,12 +17,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from beartrain.evaluation.metrics import (
+    FloatArray,
     accuracy_at_k,
     aggregate_encounters,
     image_top_k,
+    individual_scores,
     similarities,
 )
 from beartrain.evaluation.openset import auroc
+from beartrain.evaluation.openset_scores import SCORE_NAMES, gallery_cohort, open_set_scores
 
 
 @dataclass(frozen=True)
@@ -92,11 +95,35 @@ def evaluate_open(
             unknown_q.embeddings, unknown_q.labels, unknown_q.encounters
         )
         m[f"{prefix}_enc_auroc"] = auroc(_best(enc, gallery), _best(u_enc, gallery))
+        _add_score_aurocs(m, prefix, gallery, (known_q.embeddings, unknown_q.embeddings), "")
+        _add_score_aurocs(m, prefix, gallery, (enc, u_enc), "enc_")
     else:
         m[f"{prefix}_enc_auroc"] = float("nan")
     m[f"{prefix}_known_queries"] = float(len(known_q.labels))
     m[f"{prefix}_unknown_queries"] = float(len(unknown_q.labels))
     return SubsetResult(m, known_scores, unknown_scores)
+
+
+def _add_score_aurocs(
+    metrics: dict[str, float],
+    prefix: str,
+    gallery: EmbeddedSet,
+    queries: tuple[FloatArray, FloatArray],
+    level: str,
+) -> None:
+    """AUROC of known vs unknown queries under each candidate open-set score."""
+    if len(gallery.labels) == 0:
+        return
+    cohort = gallery_cohort(gallery.embeddings, gallery.labels)
+    known, unknown = (
+        open_set_scores(
+            individual_scores(similarities(q, gallery.embeddings), gallery.labels)[1], cohort
+        )
+        for q in queries
+    )
+    for name in SCORE_NAMES:
+        if name in known:
+            metrics[f"{prefix}_{level}auroc_{name}"] = auroc(known[name], unknown[name])
 
 
 def evaluate_disjoint(queries: EmbeddedSet, ks: Sequence[int], prefix: str) -> SubsetResult:

@@ -45,13 +45,48 @@ class EmbeddingHead(nn.Module):
         return out
 
 
+class GrayscaleInput(nn.Module):
+    """Normalised RGB in, the same image in grey (ITU-R BT.601 luma) out, normalised alike.
+
+    Linear in the input, so it exports to ONNX as a few elementwise operators and
+    the agent's preprocessing contract (the model card) stays as it is. No
+    parameters: checkpoints keep their keys.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    luma: torch.Tensor
+
+    def __init__(self, mean: tuple[float, float, float], std: tuple[float, float, float]):
+        super().__init__()
+        shape = (1, 3, 1, 1)
+        self.register_buffer("mean", torch.tensor(mean).view(shape), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(shape), persistent=False)
+        luma = torch.tensor((0.299, 0.587, 0.114)).view(shape)
+        self.register_buffer("luma", luma, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) normalised RGB -> (N, 3, H, W) normalised grey."""
+        rgb = x * self.std + self.mean
+        grey = (rgb * self.luma).sum(dim=1, keepdim=True)
+        return (grey - self.mean) / self.std
+
+
 class Embedder(nn.Module):
     """(N, 3, H, W) normalised float input -> (N, E) L2-normalised embeddings."""
 
-    def __init__(self, backbone: nn.Module, head: EmbeddingHead) -> None:
+    def __init__(
+        self, backbone: nn.Module, head: EmbeddingHead, input_adapter: nn.Module | None = None
+    ) -> None:
         super().__init__()
+        self.input_adapter = input_adapter or nn.Identity()
         self.backbone = backbone
         self.head = head
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's pooled features (N, F) of a normalised input batch."""
+        out: torch.Tensor = self.backbone(self.input_adapter(x))
+        return out
 
     @property
     def embedding_size(self) -> int:
@@ -61,7 +96,7 @@ class Embedder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Embed a batch; every output row has unit L2 norm."""
-        return F.normalize(self.head(self.backbone(x)), p=2.0, dim=1)
+        return F.normalize(self.head(self.features(x)), p=2.0, dim=1)
 
 
 def create_backbone(name: str, pretrained: str) -> nn.Module:
@@ -94,7 +129,11 @@ def build_embedder(cfg: ModelSection, *, pretrained: str | None = None) -> Embed
     backbone = create_backbone(cfg.backbone, pretrained or cfg.pretrained)
     features = int(getattr(backbone, "num_features"))  # noqa: B009 - timm attribute
     head = EmbeddingHead(features, cfg.head_widths, cfg.embedding_size, cfg.dropout)
-    return Embedder(backbone, head)
+    adapter = None
+    if cfg.grayscale:
+        spec = input_spec(cfg)
+        adapter = GrayscaleInput(spec.mean, spec.std)
+    return Embedder(backbone, head, adapter)
 
 
 def input_spec(cfg: ModelSection) -> InputSpec:

@@ -47,9 +47,18 @@ def train_one_epoch(
     scaler: torch.amp.GradScaler | None,
     progress: bool,
     desc: str,
+    frozen_norm: nn.Module | None = None,
 ) -> float:
-    """Train for one pass of `loader`; returns the mean batch loss."""
+    """Train for one pass of `loader`; returns the mean batch loss.
+
+    BatchNorm layers inside `frozen_norm` (the backbone, when the config says so)
+    stay in eval mode: their running statistics are used, not updated.
+    """
     step.train()
+    if frozen_norm is not None:
+        for module in frozen_norm.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
     total, batches = 0.0, 0
     for images, labels in tqdm(loader, desc=desc, disable=not progress, leave=False):
         images, labels = images.to(device, non_blocking=True), labels.to(device)

@@ -110,6 +110,13 @@ def validate(run: Run, model: Embedder, epoch: int, *, umap: bool = True) -> Sub
     return result
 
 
+def _freezes_batchnorm(cfg: TrainConfig) -> bool:
+    """train.batchnorm resolved: 'auto' freezes pretrained statistics, not random ones."""
+    if cfg.train.batchnorm == "auto":
+        return cfg.model.pretrained != "none"
+    return cfg.train.batchnorm == "frozen"
+
+
 def _epoch(run: Run, epoch: int) -> bool:
     """Train one epoch, evaluate, keep checkpoints; True when training should stop."""
     cfg, ctx, state = run.cfg, run.ctx, run.state
@@ -125,6 +132,7 @@ def _epoch(run: Run, epoch: int) -> bool:
         scaler=run.scaler,
         progress=cfg.train.progress and ctx.is_main,
         desc=f"epoch {epoch}/{cfg.train.epochs}",
+        frozen_norm=run.model.backbone if _freezes_batchnorm(cfg) else None,
     )
     train_s = time.perf_counter() - started
     stop = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from beartrain.checkpoint import Checkpoint, CheckpointError
 from beartrain.config import TrainConfig, TrainConfigError
 from beartrain.data.splitfile import Split, read_split
 from beartrain.model import Embedder, build_embedder, input_spec
+from beartrain.model.head_init import init_head_lda
 from beartrain.training.components import (
     build_loss,
     build_miner,
@@ -26,6 +28,8 @@ from beartrain.training.data import ChipDataset
 from beartrain.training.distributed import Context
 from beartrain.training.epoch import TrainStep
 from beartrain.training.state import LoopState, seed_everything
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,6 +75,10 @@ def prepare(cfg: TrainConfig, out: Path, ctx: Context, resume: Checkpoint | None
     loss = build_loss(cfg.loss, len(label_names), cfg.model.embedding_size).to(ctx.device)
     spec = input_spec(cfg.model)
     loader = _train_loader(cfg, split, spec, label_names, ctx)
+    if cfg.model.head_init == "lda" and resume is None:
+        init_head_from_split(
+            model, split, spec, label_names, loss, ctx.device, cfg.train.num_workers
+        )
     step: nn.Module = TrainStep(model, loss, build_miner(cfg.miner))
     if ctx.distributed:
         ids = [ctx.device.index] if ctx.device.type == "cuda" else None
@@ -122,6 +130,30 @@ def _train_loader(
         pin_memory=ctx.device.type == "cuda",
         persistent_workers=cfg.train.num_workers > 0,
     )
+
+
+def init_head_from_split(
+    model: Embedder,
+    split: Split,
+    spec: InputSpec,
+    label_names: list[str],
+    loss: nn.Module | None,
+    device: torch.device,
+    num_workers: int = 0,
+) -> None:
+    """Fit the head (and ArcFace's class centres) by LDA on the train chips' backbone features.
+
+    Chips as evaluation sees them (no augmentation). Every DDP rank computes the
+    same thing from the same chips, so the replicas agree.
+    """
+    index = {name: i for i, name in enumerate(label_names)}
+    dataset = ChipDataset(split.root, split.train, spec, index)
+    loader = DataLoader(dataset, batch_size=64, num_workers=num_workers)
+    model.eval()
+    with torch.no_grad():
+        features = torch.cat([model.features(x.to(device)).float() for x, _ in loader])
+    init_head_lda(model, features, dataset.labels(), loss)
+    log.info("head started from LDA on %d train chips", len(dataset))
 
 
 def restore(run: Run, ckpt: Checkpoint) -> None:
