@@ -18,6 +18,7 @@ import argparse
 import logging
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -89,10 +90,11 @@ def bench_kind(
     config: Path,
     epochs: int,
     overrides: dict[str, object],
+    split_cfg: SplitConfig,
 ) -> None:
     """Split, measure frozen, train, measure trained; print one block."""
     started = time.perf_counter()
-    split = split_folder(root, DataConfig(), SplitConfig(kind=kind, seed=0), out / "split")
+    split = split_folder(root, DataConfig(), replace(split_cfg, kind=kind), out / "split")
     tree = yaml.safe_load(config.read_text())
     cfg = build_config(
         tree,
@@ -117,9 +119,11 @@ def bench_kind(
     trained = figures(ckpt.build_model(), split, cfg, threshold)
     trained_rows = [r for r in result.history if r["epoch"] > 0]
     train_img_s = len(split.train) * len(trained_rows) / sum(r["train_s"] for r in trained_rows)
+    cows = [len({r.individual for r in rows}) for rows in (split.train, split.val, split.test)]
     print(
         f"\n{kind} split (seed 0): {len(split.train)} train / {len(split.val)} val / "
-        f"{len(split.test)} test chips; best epoch {result.best_epoch} of {len(trained_rows)}"
+        f"{len(split.test)} test chips, {cows[0]} / {cows[1]} / {cows[2]} individuals; "
+        f"best epoch {result.best_epoch} of {len(trained_rows)}"
     )
     print("         acc@" + "/".join(map(str, KS)))
     print(row("frozen", frozen))
@@ -133,6 +137,9 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=["open", "disjoint"], choices=KINDS)
     parser.add_argument("--config", type=Path, default=REPO / "train/configs/cattle-lite0.yaml")
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument(
+        "--test-share", type=float, default=0.15, help="of chips (open) or individuals (disjoint)"
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench-train"))
     parser.add_argument("--synthetic", action="store_true", help="a synthetic population instead")
@@ -147,7 +154,13 @@ def main() -> None:
         raise SystemExit(f"{root} not found: run with --synthetic, or beside ../shared/datasets")
     for kind in args.kinds:
         bench_kind(
-            kind, root, args.out / kind, args.config, args.epochs, parse_overrides(args.overrides)
+            kind,
+            root,
+            args.out / kind,
+            args.config,
+            args.epochs,
+            parse_overrides(args.overrides),
+            SplitConfig(seed=0, test_share=args.test_share),
         )
 
 

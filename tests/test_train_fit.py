@@ -300,3 +300,17 @@ def test_early_stopping_counts_epochs_without_improvement() -> None:
         "train.early_stop_metric 'val_acc1' is not a metric: choose one of train_loss, "
         "val_chip_acc1"
     )
+
+
+def test_head_started_by_lda_beats_a_random_head_before_any_step(
+    trained: FitResult, split_dir: Path, tmp_path: Path
+) -> None:
+    """Same backbone weights (same seed), only the head differs at epoch 0."""
+    cfg = build_config(tree(split_dir, **{"model.head_init": "lda", "train.epochs": 1}))
+    result = fit(cfg, tmp_path / "run")
+    random_head = trained.history[0]["val_chip_acc1"]
+    lda_head = result.history[0]["val_chip_acc1"]
+    assert lda_head >= random_head + 0.15, (random_head, lda_head)
+    # The checkpoint builds the same model back (the LDA head is in its weights).
+    reloaded = load_checkpoint(result.best).build_model()
+    assert reloaded.embedding_size == 128

@@ -33,6 +33,7 @@ def demo_training_config(opts: DemoOptions, split: Path, individuals: int) -> di
             "backbone": "tf_efficientnet_lite0",
             "pretrained": "package",
             "embedding_size": 128,
+            "head_init": "lda",
             "input": {"height": size, "width": size, "resize": "stretch"},
         },
         "loss": {"name": "triplet_margin"},

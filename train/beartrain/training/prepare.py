@@ -143,8 +143,8 @@ def init_head_from_split(
 ) -> None:
     """Fit the head (and ArcFace's class centres) by LDA on the train chips' backbone features.
 
-    Chips as evaluation sees them (no augmentation). Every DDP rank computes the
-    same thing from the same chips, so the replicas agree.
+    Chips as evaluation sees them (no augmentation). Runs before the DDP wrap, which
+    then copies rank 0's weights (head and loss included) to every rank.
     """
     index = {name: i for i, name in enumerate(label_names)}
     dataset = ChipDataset(split.root, split.train, spec, index)
