@@ -167,6 +167,8 @@ def test_evaluate_writes_the_table_and_open_set_figures(trained: FitResult) -> N
     assert report.open_set.known == int(report.metrics["test_known_queries"]) > 0
     assert report.open_set.unknown > 0
     assert f"at the stored threshold {report.open_set.threshold:.4f}" in md
+    scores = f"margin {report.metrics['test_auroc_margin']:.3f} / "
+    assert "AUROC by open-set score, per chip / per encounter: best " in md and scores in md
     with (trained.run_dir / "evaluation_test.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["queries"] for r in rows][:2] == ["per chip", "per encounter"]

@@ -20,6 +20,7 @@ from bearagent.modelcard import InputSpec
 from beartrain.checkpoint import Checkpoint, load_checkpoint
 from beartrain.data.splitfile import Split, read_split
 from beartrain.evaluation.openset import OpenSetFigures, figures_at
+from beartrain.evaluation.openset_scores import SCORE_NAMES
 from beartrain.evaluation.protocol import SubsetResult, evaluate_subset
 from beartrain.model import Embedder
 from beartrain.training.distributed import pick_device
@@ -69,8 +70,21 @@ class EvaluationReport:
         head = list(rows[0])
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r[c] for c in head) + " |" for r in rows]
-        lines += ["", *self._open_set_lines()]
+        lines += ["", *self._open_set_lines(), *self._score_lines()]
         return "\n".join(lines) + "\n"
+
+    def _score_lines(self) -> list[str]:
+        """AUROC of each candidate open-set score (see beartrain.evaluation.openset_scores)."""
+        m, sub = self.metrics, self.subset
+        parts = [
+            f"{name} {_fmt(m[f'{sub}_auroc_{name}'])} / "
+            f"{_fmt(m.get(f'{sub}_enc_auroc_{name}', math.nan))}"
+            for name in SCORE_NAMES
+            if f"{sub}_auroc_{name}" in m
+        ]
+        if not parts:
+            return []
+        return ["", "AUROC by open-set score, per chip / per encounter: " + "; ".join(parts) + "."]
 
     def _open_set_lines(self) -> list[str]:
         enc = _fmt(self.metrics.get(f"{self.subset}_enc_auroc", math.nan))
