@@ -18,8 +18,9 @@ from bearagent.modelcard import InputSpec, ThresholdSpec, TrainingSummary
 from beartrain.checkpoint import CheckpointError, load_checkpoint
 from beartrain.cli import main
 from beartrain.config import TrainConfigError, build_config
-from beartrain.data.splitfile import Split, SplitRow, write_split
-from beartrain.evaluation.report import evaluate_run
+from beartrain.data.splitfile import Split, SplitRow, read_split, write_split
+from beartrain.evaluation import choose_threshold
+from beartrain.evaluation.report import evaluate_run, measure
 from beartrain.search import trial_config
 from beartrain.synthetic import SyntheticConfig, write_population
 from beartrain.training import FitResult, fit
@@ -164,8 +165,10 @@ def test_evaluate_writes_the_table_and_open_set_figures(trained: FitResult) -> N
     assert f"| test (open) | resnet10t | circle | {trained.best_epoch} | per chip |" in md
     assert "per chip, k nearest images (reference work's top-k)" in md
     assert report.open_set is not None
-    assert report.open_set.known == int(report.metrics["test_known_queries"]) > 0
-    assert report.open_set.unknown > 0
+    # Per encounter, as the agent decides: one test encounter per known bear.
+    assert report.open_set.known == 8
+    assert report.open_set.unknown >= HELD_OUT
+    assert "Open set per encounter (8 known, " in md
     assert f"at the stored threshold {report.open_set.threshold:.4f}" in md
     scores = f"margin {report.metrics['test_auroc_margin']:.3f} / "
     assert "AUROC by open-set score, per chip / per encounter: best " in md and scores in md
@@ -316,3 +319,30 @@ def test_head_started_by_lda_beats_a_random_head_before_any_step(
     # The checkpoint builds the same model back (the LDA head is in its weights).
     reloaded = load_checkpoint(result.best).build_model()
     assert reloaded.embedding_size == 128
+
+
+@pytest.mark.parametrize("level", ["encounter", "chip"])
+def test_threshold_is_calibrated_on_the_queries_the_agent_decides_on(
+    trained: FitResult, split_dir: Path, tmp_path: Path, level: str
+) -> None:
+    """Encounter means by default (the agent decides per encounter), chips when configured."""
+    if level == "encounter":
+        result = trained
+    else:
+        cfg = build_config(tree(split_dir, **{"calibration.level": "chip", "train.epochs": 1}))
+        result = fit(cfg, tmp_path / "run")
+    ckpt = load_checkpoint(result.best)
+    assert ckpt.threshold is not None and ckpt.threshold.validation_set is not None
+    val = measure(
+        ckpt.build_model(),
+        read_split(split_dir),
+        ckpt.input_spec,
+        "val",
+        (1,),
+        device=torch.device("cpu"),
+    )
+    known, unknown = val.scores(level)
+    assert len(unknown) > 0
+    assert len(known) == (8 if level == "encounter" else len(val.known_scores))
+    assert ckpt.threshold.value == pytest.approx(choose_threshold(known, 0.05), abs=1e-5)
+    assert ("encounters" in ckpt.threshold.validation_set) is (level == "encounter")

@@ -218,6 +218,14 @@ class CalibrationSection(_Section):
     target_false_unknown_rate: float = Field(
         default=0.05, gt=0, lt=1, description="Share of known queries allowed to be 'unknown'."
     )
+    level: Literal["encounter", "chip"] = Field(
+        default="encounter",
+        description=(
+            "What a query is: 'encounter' (the normalised mean embedding of an encounter's "
+            "chips, as the agent decides) or 'chip'. A threshold calibrated on chips is far "
+            "too low for encounter means (cattle faces: it flagged no unknown encounter)."
+        ),
+    )
 
 
 class SearchParam(_Section):

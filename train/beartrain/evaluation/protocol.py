@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,11 +50,23 @@ class EmbeddedSet:
 
 @dataclass
 class SubsetResult:
-    """Metrics of one subset plus the scores the open-set calibration needs."""
+    """Metrics of one subset plus the scores the open-set calibration needs.
+
+    Scores are best similarities to the gallery, of chips and of encounters (the
+    normalised mean of their chips' embeddings).
+    """
 
     metrics: dict[str, float]
     known_scores: NDArray[np.float64]
     unknown_scores: NDArray[np.float64]
+    enc_known_scores: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    enc_unknown_scores: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+
+    def scores(self, level: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(known, unknown) best similarities per 'chip' or per 'encounter'."""
+        if level == "encounter":
+            return self.enc_known_scores, self.enc_unknown_scores
+        return self.known_scores, self.unknown_scores
 
 
 def _best(
@@ -90,18 +102,20 @@ def evaluate_open(
         _best(unknown_q.embeddings, gallery),
     )
     m[f"{prefix}_auroc"] = auroc(known_scores, unknown_scores)
+    enc_known, enc_unknown = _best(enc, gallery), np.zeros(0)
     if len(unknown_q.labels):
         u_enc, _, _ = aggregate_encounters(
             unknown_q.embeddings, unknown_q.labels, unknown_q.encounters
         )
-        m[f"{prefix}_enc_auroc"] = auroc(_best(enc, gallery), _best(u_enc, gallery))
+        enc_unknown = _best(u_enc, gallery)
+        m[f"{prefix}_enc_auroc"] = auroc(enc_known, enc_unknown)
         _add_score_aurocs(m, prefix, gallery, (known_q.embeddings, unknown_q.embeddings), "")
         _add_score_aurocs(m, prefix, gallery, (enc, u_enc), "enc_")
     else:
         m[f"{prefix}_enc_auroc"] = float("nan")
     m[f"{prefix}_known_queries"] = float(len(known_q.labels))
     m[f"{prefix}_unknown_queries"] = float(len(unknown_q.labels))
-    return SubsetResult(m, known_scores, unknown_scores)
+    return SubsetResult(m, known_scores, unknown_scores, enc_known, enc_unknown)
 
 
 def _add_score_aurocs(

@@ -46,6 +46,7 @@ class EvaluationReport:
     ks: tuple[int, ...]
     metrics: dict[str, float]
     open_set: OpenSetFigures | None
+    level: str = "encounter"  # what the open-set figures count: 'encounter' or 'chip' queries
     files: list[Path] = field(default_factory=list)
 
     def table_rows(self) -> list[dict[str, str]]:
@@ -92,10 +93,12 @@ class EvaluationReport:
             auroc = _fmt(self.metrics.get(f"{self.subset}_auroc", math.nan))
             return [f"Open set: no calibrated threshold; AUROC {auroc} (per encounter {enc})."]
         o = self.open_set
+        chip = _fmt(self.metrics.get(f"{self.subset}_auroc", math.nan))
         return [
-            f"Open set ({o.known} known, {o.unknown} unknown queries): AUROC {_fmt(o.auroc)} "
-            f"(per encounter {enc}); at the stored threshold {o.threshold:.4f}: false-unknown "
-            f"rate {_fmt(o.false_unknown_rate)}, unknown detection rate {_fmt(o.detection_rate)}."
+            f"Open set per {self.level} ({o.known} known, {o.unknown} unknown): AUROC per chip "
+            f"{chip}, per encounter {enc}; at the stored threshold {o.threshold:.4f}: "
+            f"false-unknown rate {_fmt(o.false_unknown_rate)}, unknown detection rate "
+            f"{_fmt(o.detection_rate)}."
         ]
 
 
@@ -147,9 +150,10 @@ def evaluate_run(
         batch_size=ckpt.config.eval.batch_size,
     )
     open_set = None
-    if ckpt.threshold is not None and len(result.known_scores):
-        open_set = figures_at(result.known_scores, result.unknown_scores, ckpt.threshold.value)
     cfg = ckpt.config
+    known, unknown = result.scores(cfg.calibration.level)
+    if ckpt.threshold is not None and len(known):
+        open_set = figures_at(known, unknown, ckpt.threshold.value)
     report = EvaluationReport(
         subset,
         split.kind,
@@ -159,6 +163,7 @@ def evaluate_run(
         ks,
         result.metrics,
         open_set,
+        level=cfg.calibration.level,
     )
     if write:
         report.files = write_report(report, folder)

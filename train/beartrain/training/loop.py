@@ -189,9 +189,13 @@ def _finish(run: Run) -> ThresholdSpec | None:
     model = load_checkpoint(best).build_model().to(run.ctx.device)
     result = validate(run, model, run.state.best_epoch, umap=False)
     threshold = None
-    if len(result.known_scores) and len(result.unknown_scores):
+    level = run.cfg.calibration.level
+    known, unknown = result.scores(level)
+    if len(known) and len(unknown):
         target = run.cfg.calibration.target_false_unknown_rate
-        threshold, _ = calibrate(result.known_scores, result.unknown_scores, target)
+        plural = "encounters (mean embeddings)" if level == "encounter" else "chips"
+        where = f"val: {len(known)} known, {len(unknown)} unknown {plural}"
+        threshold, _ = calibrate(known, unknown, target, where)
         for name in ("best.pt", "last.pt"):
             if (run.out / name).is_file():
                 store_threshold(run.out / name, threshold)
