@@ -229,6 +229,36 @@ def stop_agent(agent: subprocess.Popen[bytes]) -> None:
     agent.wait(60)
 
 
+@dataclass(frozen=True)
+class RunningAgent:
+    """The agent under test, the subscriber on its broker, and its log."""
+
+    process: subprocess.Popen[bytes]
+    subscriber: TimedSubscriber
+    log: Path
+    launched: float  # time.monotonic() just before the agent was started
+
+
+@contextmanager
+def running_agent(
+    base: Path, *, model: Path, database: Path, root: Path, **extra: str
+) -> Iterator[RunningAgent]:
+    """A broker, a subscriber on it, and the agent (config in `base`); all stopped on exit."""
+    with broker(base / "broker") as port:
+        subscriber = TimedSubscriber(port)
+        config = write_agent_config(
+            base / "agent.toml", model=model, database=database, root=root, port=port, **extra
+        )
+        log = base / "agent.log"
+        launched = time.monotonic()
+        process = start_agent(config, log)
+        try:
+            yield RunningAgent(process, subscriber, log, launched)
+        finally:
+            stop_agent(process)
+            subscriber.close()
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident set size (VmHWM) of a live process, in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -24,15 +24,12 @@ import onnxruntime as ort
 from agent_bench_kit import (
     THREADS,
     TimedSubscriber,
-    broker,
     chip_files,
     lite0_model,
     make_gallery,
     percentiles,
-    start_agent,
-    stop_agent,
+    running_agent,
     wait_for_log,
-    write_agent_config,
     write_files,
 )
 from bearagent.chips import decode_chip, preprocess_batch
@@ -109,30 +106,26 @@ def main() -> None:
         for n in range(len(probes)):
             (root / "site" / f"probe{n:03d}").mkdir(parents=True)
         make_gallery(database, model, 1000)
-        with broker(base / "broker") as port:
-            sub = TimedSubscriber(port)
-            config = write_agent_config(
-                base / "agent.toml",
-                model=model,
-                database=database,
-                root=root,
-                port=port,
-                pipeline=f"batch_wait_ms = {args.batch_wait_ms}",
-            )
-            agent = start_agent(config, base / "agent.log")
-            try:
-                wait_for_log(base / "agent.log", b"watching")
-                time.sleep(1.0)
-                idle = measure(root, sub, probes[: args.probes], 0, 0.25)
-                stop = threading.Event()
-                writer = threading.Thread(target=stream, args=(root, load, args.load_rate, stop))
-                writer.start()
-                busy = measure(root, sub, probes[args.probes :], args.probes, 0.1)
-                stop.set()
-                writer.join()
-            finally:
-                stop_agent(agent)
-                sub.close()
+        pipeline = f"batch_wait_ms = {args.batch_wait_ms}"
+        # A probe is one chip: announce an unknown-looking one at once, not at its 2nd chip.
+        with running_agent(
+            base,
+            model=model,
+            database=database,
+            root=root,
+            pipeline=pipeline,
+            encounter="unknown_after_chips = 1",
+        ) as agent:
+            wait_for_log(agent.log, b"watching")
+            time.sleep(1.0)
+            sub = agent.subscriber
+            idle = measure(root, sub, probes[: args.probes], 0, 0.25)
+            stop = threading.Event()
+            writer = threading.Thread(target=stream, args=(root, load, args.load_rate, stop))
+            writer.start()
+            busy = measure(root, sub, probes[args.probes :], args.probes, 0.1)
+            stop.set()
+            writer.join()
     print(
         f"lite0 {args.size}x{args.size}, {THREADS} intra-op threads, {os.cpu_count()} CPUs, "
         f"pipeline.batch_wait_ms = {args.batch_wait_ms:g}"

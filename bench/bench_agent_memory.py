@@ -14,17 +14,13 @@ import time
 from pathlib import Path
 
 from agent_bench_kit import (
-    TimedSubscriber,
-    broker,
     chip_files,
     lite0_model,
     make_gallery,
     outbox_size,
     peak_rss_mb,
     recorded,
-    start_agent,
-    stop_agent,
-    write_agent_config,
+    running_agent,
     write_files,
 )
 
@@ -56,31 +52,21 @@ def main() -> None:
         write_files(root, [first])  # the backlog found at start
         os.utime(root / first[0], (time.time() - 60, time.time() - 60))
         write_files(staging, burst)
-        log = base / "agent.log"
-        with broker(base / "broker") as port:
-            sub = TimedSubscriber(port)
-            config = write_agent_config(
-                base / "agent.toml", model=model, database=database, root=root, port=port
-            )
-            launched = time.monotonic()
-            agent = start_agent(config, log)
-            try:
-                watching = None
-                while recorded(database) < 1:
-                    if watching is None and log_has(log, b"watching"):
-                        watching = time.monotonic() - launched
-                    if agent.poll() is not None:
-                        raise SystemExit(log.read_text()[-3000:])
-                    time.sleep(0.01)
-                first_chip = time.monotonic() - launched
-                after_start = peak_rss_mb(agent.pid)
-                os.rename(staging / "site", root / "site2")
-                while recorded(database) < args.chips + 1 or outbox_size(database) > 0:
-                    time.sleep(0.05)
-                peak = peak_rss_mb(agent.pid)
-            finally:
-                stop_agent(agent)
-                sub.close()
+        with running_agent(base, model=model, database=database, root=root) as agent:
+            log, pid = agent.log, agent.process.pid
+            watching = None
+            while recorded(database) < 1:
+                if watching is None and log_has(log, b"watching"):
+                    watching = time.monotonic() - agent.launched
+                if agent.process.poll() is not None:
+                    raise SystemExit(log.read_text()[-3000:])
+                time.sleep(0.01)
+            first_chip = time.monotonic() - agent.launched
+            after_start = peak_rss_mb(pid)
+            os.rename(staging / "site", root / "site2")
+            while recorded(database) < args.chips + 1 or outbox_size(database) > 0:
+                time.sleep(0.05)
+            peak = peak_rss_mb(pid)
         # Full loads of the gallery index (each briefly holds a second copy of the matrix).
         reloads = log.read_bytes().count(b"gallery loaded")
     print(f"lite0 {args.size}x{args.size}, {args.references} references, {args.chips} chips")

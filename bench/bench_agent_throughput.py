@@ -21,18 +21,14 @@ import onnxruntime as ort
 
 from agent_bench_kit import (
     THREADS,
-    TimedSubscriber,
-    broker,
     chip_files,
     lite0_model,
     make_gallery,
     outbox_size,
     peak_rss_mb,
     recorded,
-    start_agent,
-    stop_agent,
+    running_agent,
     wait_for_log,
-    write_agent_config,
     write_files,
 )
 from bearagent.chips import decode_chip, preprocess_batch
@@ -80,29 +76,19 @@ def agent_throughput(
         root.mkdir()
         make_gallery(database, model, references)
         write_files(staging, files)
-        with broker(base / "broker") as port:
-            sub = TimedSubscriber(port)
-            config = write_agent_config(
-                base / "agent.toml",
-                model=model,
-                database=database,
-                root=root,
-                port=port,
-                pipeline=f"batch_size = {batch}",
-            )
-            agent = start_agent(config, base / "agent.log")
-            try:
-                wait_for_log(base / "agent.log", b"watching")
-                start, cpu = time.monotonic(), cpu_seconds(agent.pid)
-                os.rename(staging / "site", root / "site")
-                while recorded(database) < len(files) or outbox_size(database) > 0:
-                    time.sleep(0.02)
-                elapsed = time.monotonic() - start
-                cpu_ms = (cpu_seconds(agent.pid) - cpu) * 1000 / len(files)
-                peak = peak_rss_mb(agent.pid)
-            finally:
-                stop_agent(agent)
-                sub.close()
+        pipeline = f"batch_size = {batch}"
+        with running_agent(
+            base, model=model, database=database, root=root, pipeline=pipeline
+        ) as agent:
+            pid = agent.process.pid
+            wait_for_log(agent.log, b"watching")
+            start, cpu = time.monotonic(), cpu_seconds(pid)
+            os.rename(staging / "site", root / "site")
+            while recorded(database) < len(files) or outbox_size(database) > 0:
+                time.sleep(0.02)
+            elapsed = time.monotonic() - start
+            cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / len(files)
+            peak = peak_rss_mb(pid)
     return len(files) / elapsed, peak, cpu_ms
 
 
