@@ -25,7 +25,12 @@ from beartrain.evaluation.metrics import (
     similarities,
 )
 from beartrain.evaluation.openset import auroc
-from beartrain.evaluation.openset_scores import SCORE_NAMES, gallery_cohort, open_set_scores
+from beartrain.evaluation.openset_scores import (
+    SCORE_NAMES,
+    Cohort,
+    gallery_cohort,
+    open_set_scores,
+)
 
 
 @dataclass(frozen=True)
@@ -109,8 +114,11 @@ def evaluate_open(
         )
         enc_unknown = _best(u_enc, gallery)
         m[f"{prefix}_enc_auroc"] = auroc(enc_known, enc_unknown)
-        _add_score_aurocs(m, prefix, gallery, (known_q.embeddings, unknown_q.embeddings), "")
-        _add_score_aurocs(m, prefix, gallery, (enc, u_enc), "enc_")
+        if len(gallery.labels):
+            cohort = gallery_cohort(gallery.embeddings, gallery.labels)
+            chips = (known_q.embeddings, unknown_q.embeddings)
+            _add_score_aurocs(m, f"{prefix}_", gallery, cohort, chips)
+            _add_score_aurocs(m, f"{prefix}_enc_", gallery, cohort, (enc, u_enc))
     else:
         m[f"{prefix}_enc_auroc"] = float("nan")
     m[f"{prefix}_known_queries"] = float(len(known_q.labels))
@@ -122,13 +130,10 @@ def _add_score_aurocs(
     metrics: dict[str, float],
     prefix: str,
     gallery: EmbeddedSet,
+    cohort: Cohort,
     queries: tuple[FloatArray, FloatArray],
-    level: str,
 ) -> None:
-    """AUROC of known vs unknown queries under each candidate open-set score."""
-    if len(gallery.labels) == 0:
-        return
-    cohort = gallery_cohort(gallery.embeddings, gallery.labels)
+    """`<prefix>auroc_<score>`: known vs unknown queries under each candidate open-set score."""
     known, unknown = (
         open_set_scores(
             individual_scores(similarities(q, gallery.embeddings), gallery.labels)[1], cohort
@@ -137,7 +142,7 @@ def _add_score_aurocs(
     )
     for name in SCORE_NAMES:
         if name in known:
-            metrics[f"{prefix}_{level}auroc_{name}"] = auroc(known[name], unknown[name])
+            metrics[f"{prefix}auroc_{name}"] = auroc(known[name], unknown[name])
 
 
 def evaluate_disjoint(queries: EmbeddedSet, ks: Sequence[int], prefix: str) -> SubsetResult:
