@@ -20,17 +20,19 @@ from bearagent.modelcard.io import (
     write_onnx_card,
     write_sidecar,
 )
+from bearagent.modelcard.legacy import ThresholdSpec, decision_from_threshold
 from bearagent.modelcard.schema import (
     CARD_FORMAT_VERSION,
     SUPPORTED_FORMAT_VERSIONS,
     ColourOrder,
+    DecisionSpec,
     EmbeddingSpec,
     InputSpec,
     Interpolation,
     ModelCard,
     ModelInfo,
     ResizeRule,
-    ThresholdSpec,
+    TrackSpec,
     TrainingSummary,
 )
 
@@ -39,6 +41,7 @@ __all__ = [
     "METADATA_KEY",
     "SUPPORTED_FORMAT_VERSIONS",
     "ColourOrder",
+    "DecisionSpec",
     "EmbeddingSpec",
     "InputSpec",
     "Interpolation",
@@ -51,8 +54,10 @@ __all__ = [
     "ModelInfo",
     "ResizeRule",
     "ThresholdSpec",
+    "TrackSpec",
     "TrainingSummary",
     "card_from_json",
+    "decision_from_threshold",
     "card_to_json",
     "load_model_card",
     "read_onnx_card",

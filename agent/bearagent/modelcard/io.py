@@ -24,6 +24,7 @@ from bearagent.modelcard.errors import (
     ModelCardMissing,
     ModelCardVersionError,
 )
+from bearagent.modelcard.legacy import upgrade_v1
 from bearagent.modelcard.schema import SUPPORTED_FORMAT_VERSIONS, ModelCard
 
 #: Key of the card in the ONNX model's metadata_props.
@@ -63,6 +64,8 @@ def card_from_json(text: str, source: str) -> ModelCard:
         raise ModelCardInvalid(f"model card in {source} is not a JSON object. {_REEXPORT}")
     _check_version(data, source)
     try:
+        if data["format_version"] == 1:
+            data = upgrade_v1(data, source)
         return ModelCard.model_validate(data)
     except ValidationError as e:
         problems = "; ".join(_describe(err) for err in e.errors())

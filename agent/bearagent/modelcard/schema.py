@@ -2,8 +2,13 @@
 
 `bear-export` writes it; the agent reads it and relies on nothing else about the
 model (input size, colour order, resize rule, normalisation, embedding size,
-unknown threshold). The schema is versioned by `format_version`; a change that an
-older reader cannot follow bumps it (and gets a **BREAKING** CHANGELOG entry).
+the decision rule's score and thresholds, the same-individual similarity of
+tracks). The schema is versioned by `format_version`; a change that an older
+reader cannot follow bumps it (and gets a **BREAKING** CHANGELOG entry).
+
+Format 2 replaced format 1's single ``threshold`` by ``decision`` (an open-set
+score with known and unknown thresholds: a review band between them) and added
+``tracks``. Format-1 cards still load (`bearagent.modelcard.legacy`).
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-#: The card format this bearid writes and reads.
-CARD_FORMAT_VERSION = 1
-#: Card format versions this bearid can read.
-SUPPORTED_FORMAT_VERSIONS: tuple[int, ...] = (1,)
+#: The card format this bearid writes.
+CARD_FORMAT_VERSION = 2
+#: Card format versions this bearid can read (1 is upgraded on reading).
+SUPPORTED_FORMAT_VERSIONS: tuple[int, ...] = (1, 2)
+#: The open-set scores a card may name (`bearagent.decisions.scores.SCORE_NAMES`).
+ScoreName = Literal["best", "margin", "margin3", "blend"]
 
 
 class _Strict(BaseModel):
@@ -109,38 +116,91 @@ class EmbeddingSpec(_Strict):
     name: str = Field(default="embedding", min_length=1, description="Graph output name.")
 
 
-class ThresholdSpec(_Strict):
-    """The unknown-bear threshold and how it was chosen.
+class DecisionSpec(_Strict):
+    """The known / review / unknown rule and how its thresholds were chosen.
 
-    A query whose best cosine similarity to the gallery is at least `value` is a
-    known individual; below it, unknown.
+    An encounter whose open-set `score` is at least `known_threshold` is accepted
+    as its best-matching individual; below `unknown_threshold` it is a stranger;
+    in between a person reviews it. Equal thresholds: no review band.
     """
 
-    value: float = Field(ge=-1.0, le=1.0, description="Cosine similarity threshold.")
+    score: ScoreName = Field(
+        description="Open-set score (bearagent.decisions.scores): best, margin, margin3, blend."
+    )
+    known_threshold: float = Field(description="Scores at or above are accepted as known.")
+    unknown_threshold: float = Field(description="Scores below are unknown (a new individual).")
     method: Literal["calibrated", "manual"] = Field(
         description="'calibrated' on a validation set, or 'manual' (set by hand)."
     )
+    level: Literal["encounter", "chip"] = Field(
+        default="encounter",
+        description="What the thresholds were calibrated on: encounter means or single chips.",
+    )
+    target_error_rate: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Share of automatic known decisions allowed to be wrong (wrong id or "
+        "stranger accepted).",
+    )  # fmt: skip
     target_false_unknown_rate: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="False-unknown rate aimed at on known queries."
+        default=None, ge=0.0, le=1.0, description="Share of known queries allowed to be unknown."
+    )
+    error_rate: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Automatic error reached on validation."
     )
     false_unknown_rate: float | None = Field(
         default=None, ge=0.0, le=1.0, description="False-unknown rate reached on validation."
     )
     unknown_detection_rate: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Share of unknown queries detected."
+        default=None, ge=0.0, le=1.0, description="Share of unknown queries flagged unknown."
+    )
+    review_share: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Share of validation queries sent to review."
     )
     auroc: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="AUROC of known vs unknown queries."
+        default=None, ge=0.0, le=1.0, description="AUROC of known vs unknown under this score."
     )
     validation_set: str | None = Field(
-        default=None, description="What the threshold was calibrated on (split, counts)."
+        default=None, description="What the thresholds were calibrated on (split, counts)."
     )
 
     @model_validator(mode="after")
-    def _calibrated_has_target(self) -> ThresholdSpec:
-        if self.method == "calibrated" and self.target_false_unknown_rate is None:
-            raise ValueError("a calibrated threshold needs target_false_unknown_rate")
+    def _consistent(self) -> DecisionSpec:
+        if self.known_threshold < self.unknown_threshold:
+            raise ValueError("known_threshold must not be below unknown_threshold")
+        if self.method == "calibrated" and (
+            self.target_error_rate is None or self.target_false_unknown_rate is None
+        ):
+            raise ValueError(
+                "calibrated thresholds need target_error_rate and target_false_unknown_rate"
+            )
         return self
+
+
+class TrackSpec(_Strict):
+    """When a chip joins an open track (a per-individual encounter) of its camera."""
+
+    same_individual: float = Field(
+        ge=-1.0, le=1.0,
+        description="Cosine similarity of a chip to a track (its mean or recent chips) at or "
+        "above which the chip joins it; below, it opens a new track.",
+    )  # fmt: skip
+    method: Literal["calibrated", "manual"] = Field(
+        description="'calibrated' on a validation set, or 'manual'."
+    )
+    target_false_join_rate: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Share of chips of another individual allowed to join a track.",
+    )  # fmt: skip
+    false_join_rate: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="False-join rate reached on validation."
+    )
+    split_rate: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Share of chips that would leave their own encounter's track on validation.",
+    )  # fmt: skip
+    validation_set: str | None = Field(
+        default=None, description="What it was calibrated on (split, counts)."
+    )
 
 
 class TrainingSummary(_Strict):
@@ -160,7 +220,12 @@ class ModelCard(_Strict):
     model: ModelInfo
     input: InputSpec
     embedding: EmbeddingSpec
-    threshold: ThresholdSpec
+    decision: DecisionSpec
+    tracks: TrackSpec | None = Field(
+        default=None,
+        description="Same-individual similarity for tracks (None on cards upgraded from "
+        "format 1: the agent then uses encounter.same_individual or the unknown threshold).",
+    )
     training: TrainingSummary
     created_at: datetime = Field(description="When the model was exported (ISO 8601, with offset).")
     software: dict[str, str] = Field(

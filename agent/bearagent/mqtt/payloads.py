@@ -1,8 +1,9 @@
-"""Typed builders for the JSON payloads the agent publishes.
+"""Typed builders for the JSON payloads the agent publishes (``schema_version`` 2).
 
 `schemas/events.schema.json` (package data) is the reference that consumers and
 our tests validate against; every builder here returns JSON text that conforms
-to it. Camera, site and file names come from the file system, so they may hold
+to it, and `encounter_payload` is the one place an encounter event is built.
+Camera, site and file names come from the file system, so they may hold
 anything: NUL, wildcards, or bytes that are not UTF-8 (Python keeps those as
 lone surrogates). They are made valid UTF-8 here, never dropped or put in topics.
 """
@@ -13,20 +14,29 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
+from bearagent.chips.capture import Detection, TimeSource
+from bearagent.decisions import Decision, Outcome
+from bearagent.matching.knn import Candidate
+
 #: Version of the payload format; a change an older consumer cannot read bumps it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUS_ONLINE = "online"
 STATUS_OFFLINE = "offline"
-_PROVISIONAL = re.compile(r"^unknown-[0-9]{4,}$")
+#: Provisional ids carry the agent id, so they are unique across a fleet.
+PROVISIONAL_ID = re.compile(r"^unknown-[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[0-9]{4,}$")
+#: An ``end`` event lists at most this many of its encounter's chips.
+MAX_END_CHIPS = 200
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+Channel = Literal["sighting", "unknown"]
 
 
 class SightingType(StrEnum):
@@ -35,6 +45,7 @@ class SightingType(StrEnum):
     NEW = "new"
     UPDATE = "update"
     END = "end"
+    MERGED = "merged"
 
 
 @dataclass(frozen=True)
@@ -46,22 +57,12 @@ class ModelRef:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A gallery individual and its best similarity to the query."""
+class ChipRef:
+    """One chip of an encounter, as an ``end`` event lists it."""
 
-    individual_id: str
-    name: str | None
-    similarity: float
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The verdict: known when ``similarity >= threshold``, else a provisional unknown."""
-
-    individual_id: str
-    name: str | None
-    similarity: float
-    threshold: float
+    file: str  # relative to the watch root
+    captured_at: datetime
+    time_source: TimeSource
 
 
 @dataclass(frozen=True)
@@ -71,17 +72,20 @@ class Origin:
     agent_id: str
     site: str
     camera: str
-    file: str  # relative to the watch root
-    captured_at: datetime
+    chip: ChipRef
+    detection: Detection | None = None
 
 
 @dataclass(frozen=True)
-class Encounter:
+class EncounterRef:
     """The encounter an event belongs to."""
 
     encounter_id: str
     chip_count: int
     started_at: datetime
+    last_captured_at: datetime
+    chips: tuple[ChipRef, ...] = ()  # listed in `end` events only
+    merged_into: str | None = None  # `merged` events only
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,17 @@ class Stats:
     rejected: int
     queue_depth: int
     latency_ms: Percentiles
+    mtime_dated: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)  # ended encounters by outcome
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a chip or an encounter was before or after a correction."""
+
+    status: Literal["known", "review", "unknown", "rejected"]
+    individual_id: str | None
+    name: str | None
 
 
 def status_payload(online: bool) -> str:
@@ -108,40 +123,123 @@ def status_payload(online: bool) -> str:
     return STATUS_ONLINE if online else STATUS_OFFLINE
 
 
-def sighting_payload(
+def encounter_payload(
+    channel: Channel,
     kind: SightingType,
     *,
     event_id: UUID,
     origin: Origin,
-    encounter: Encounter,
+    encounter: EncounterRef,
     model: ModelRef,
     decision: Decision,
-    top_k: Sequence[Candidate],
     processed_at: datetime | None = None,
 ) -> str:
-    """JSON text of a ``sighting`` event (``new``, ``update`` or ``end``)."""
-    body = _encounter_fields(event_id, origin, encounter, model, decision, top_k, processed_at)
-    return _dumps({"event": "sighting", "type": SightingType(kind).value, **body})
+    """JSON text of an encounter event: a ``sighting`` (`kind`) or the ``unknown`` alert."""
+    if encounter.chip_count < 1:
+        raise ValueError(f"an encounter has at least one chip, got {encounter.chip_count}")
+    if not _SHA256.match(model.sha256):
+        raise ValueError(f"model sha256 must be 64 lower-case hex digits, got {model.sha256!r}")
+    body: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "event": channel,
+        "event_id": str(event_id),
+        "agent_id": _text(origin.agent_id),
+        "site": _text(origin.site),
+        "camera": _text(origin.camera),
+        "captured_at": _timestamp(origin.chip.captured_at, "captured_at"),
+        "time_source": origin.chip.time_source,
+        "processed_at": _timestamp(processed_at or datetime.now(UTC), "processed_at"),
+        "file": _text(origin.chip.file),
+        "detection": _detection(origin.detection),
+        "model": {"name": _text(model.name), "sha256": model.sha256},
+        "decision": decision_fields(decision),
+        "top_k": [_candidate(c) for c in decision.candidates],
+        "encounter_id": _text(encounter.encounter_id),
+        "chip_count": encounter.chip_count,
+        "started_at": _timestamp(encounter.started_at, "started_at"),
+        "last_captured_at": _timestamp(encounter.last_captured_at, "last_captured_at"),
+    }
+    if channel == "unknown":
+        if decision.outcome is not Outcome.UNKNOWN or not _is_provisional(decision.individual_id):
+            raise ValueError(
+                "an unknown alert needs an 'unknown' decision naming its new provisional id "
+                f"(unknown-<agent_id>-NNNN), got {decision.outcome} {decision.individual_id!r}"
+            )
+        body["provisional_id"] = decision.individual_id
+        return _dumps(body)
+    body["type"] = SightingType(kind).value
+    if kind is SightingType.MERGED:
+        if not encounter.merged_into:
+            raise ValueError("a 'merged' event needs the encounter it merged into")
+        body["merged_into"] = _text(encounter.merged_into)
+    if kind is SightingType.END:
+        body["chips"] = [
+            {
+                "file": _text(c.file),
+                "captured_at": _timestamp(c.captured_at, "captured_at"),
+                "time_source": c.time_source,
+            }
+            for c in encounter.chips[:MAX_END_CHIPS]
+        ]
+    return _dumps(body)
 
 
-def unknown_payload(
+def decision_fields(decision: Decision) -> dict[str, Any]:
+    """The ``decision`` object of an event (also kept with the encounter's row)."""
+    if decision.outcome is Outcome.REVIEW and decision.individual_id is not None:
+        raise ValueError("a 'review' decision names no individual: a person decides")
+    if decision.outcome is not Outcome.REVIEW and decision.individual_id is None:
+        raise ValueError(f"a {decision.outcome.value!r} decision must name its individual")
+    rule = decision.rule
+    return {
+        "status": decision.outcome.value,
+        "individual_id": _optional_text(decision.individual_id),
+        "name": _optional_text(decision.name),
+        "provisional": bool(decision.provisional),
+        "score": {"name": rule.score, "value": _finite(decision.score, "score")},
+        "similarity": _similarity(decision.similarity),
+        "thresholds": {
+            "known": _finite(rule.known, "known threshold"),
+            "unknown": _finite(rule.unknown, "unknown threshold"),
+            "source": rule.source,
+        },
+    }
+
+
+def correction_payload(
     *,
     event_id: UUID,
-    origin: Origin,
-    encounter: Encounter,
-    model: ModelRef,
-    decision: Decision,
-    top_k: Sequence[Candidate],
-    processed_at: datetime | None = None,
+    agent_id: str,
+    by: str,
+    action: Literal["confirm", "assign", "create", "merge", "rename", "reject", "undo"],
+    encounter_id: str | None,
+    files: Sequence[str],
+    before: Identity,
+    after: Identity,
+    undoes: UUID | None = None,
+    note: str | None = None,
+    corrected_at: datetime | None = None,
 ) -> str:
-    """JSON text of an ``unknown`` alert; ``decision.individual_id`` is the provisional id."""
-    if not _PROVISIONAL.match(decision.individual_id):
-        raise ValueError(
-            f"an unknown alert needs a provisional id like 'unknown-0007' as "
-            f"decision.individual_id, got {decision.individual_id!r}"
-        )
-    body = _encounter_fields(event_id, origin, encounter, model, decision, top_k, processed_at)
-    return _dumps({"event": "unknown", "provisional_id": decision.individual_id, **body})
+    """JSON text of a ``correction`` event: a person's decision on the review page."""
+    if action == "undo" and undoes is None:
+        raise ValueError("an 'undo' correction names the correction it reverses (undoes)")
+    return _dumps(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "event": "correction",
+            "event_id": str(event_id),
+            "agent_id": _text(agent_id),
+            "corrected_at": _timestamp(corrected_at or datetime.now(UTC), "corrected_at"),
+            "by": _text(by) or "?",
+            "action": action,
+            "encounter_id": _optional_text(encounter_id),
+            "files": [_text(f) for f in files],
+            "before": _identity(before),
+            "after": _identity(after),
+            "undoes": None if undoes is None else str(undoes),
+            "note": _optional_text(note),
+        }
+    )
 
 
 def stats_payload(
@@ -151,6 +249,7 @@ def stats_payload(
     outbox_size: int,
     published: int,
     uptime_s: float,
+    refused: int = 0,
     sent_at: datetime | None = None,
 ) -> str:
     """JSON text of a ``stats`` message."""
@@ -164,9 +263,12 @@ def stats_payload(
             "uptime_s": round(max(0.0, uptime_s), 3),
             "processed": stats.processed,
             "rejected": stats.rejected,
+            "mtime_dated": stats.mtime_dated,
             "queue_depth": stats.queue_depth,
             "outbox_size": outbox_size,
             "published": published,
+            "refused": refused,
+            "decisions": {o.value: int(stats.decisions.get(o.value, 0)) for o in Outcome},
             "latency_ms": {
                 "p50": _latency(latency.p50),
                 "p95": _latency(latency.p95),
@@ -184,46 +286,34 @@ def load_schema() -> dict[str, Any]:
     return schema
 
 
-def _encounter_fields(
-    event_id: UUID,
-    origin: Origin,
-    encounter: Encounter,
-    model: ModelRef,
-    decision: Decision,
-    top_k: Sequence[Candidate],
-    processed_at: datetime | None,
-) -> dict[str, Any]:
-    if encounter.chip_count < 1:
-        raise ValueError(f"an encounter has at least one chip, got {encounter.chip_count}")
-    if not _SHA256.match(model.sha256):
-        raise ValueError(f"model sha256 must be 64 lower-case hex digits, got {model.sha256!r}")
+def _is_provisional(individual_id: str | None) -> bool:
+    return individual_id is not None and PROVISIONAL_ID.match(individual_id) is not None
+
+
+def _candidate(c: Candidate) -> dict[str, Any]:
     return {
-        "schema_version": SCHEMA_VERSION,
-        "event_id": str(event_id),
-        "agent_id": _text(origin.agent_id),
-        "site": _text(origin.site),
-        "camera": _text(origin.camera),
-        "captured_at": _timestamp(origin.captured_at, "captured_at"),
-        "processed_at": _timestamp(processed_at or datetime.now(UTC), "processed_at"),
-        "file": _text(origin.file),
-        "model": {"name": _text(model.name), "sha256": model.sha256},
-        "decision": {
-            "individual_id": _text(decision.individual_id),
-            "name": _optional_text(decision.name),
-            "similarity": _similarity(decision.similarity),
-            "threshold": _similarity(decision.threshold),
-        },
-        "top_k": [
-            {
-                "individual_id": _text(c.individual_id),
-                "name": _optional_text(c.name),
-                "similarity": _similarity(c.similarity),
-            }
-            for c in top_k
-        ],
-        "encounter_id": _text(encounter.encounter_id),
-        "chip_count": encounter.chip_count,
-        "started_at": _timestamp(encounter.started_at, "started_at"),
+        "individual_id": _text(c.individual_id),
+        "name": _optional_text(c.name),
+        "similarity": _similarity(c.similarity),
+    }
+
+
+def _identity(i: Identity) -> dict[str, Any]:
+    return {
+        "status": i.status,
+        "individual_id": _optional_text(i.individual_id),
+        "name": _optional_text(i.name),
+    }
+
+
+def _detection(d: Detection | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {
+        "source_frame": _optional_text(d.source_frame),
+        "box": None if d.box is None else [_finite(v, "box") for v in d.box],
+        "score": None if d.score is None else _finite(d.score, "detector score"),
+        "detector": _optional_text(d.detector),
     }
 
 
@@ -250,12 +340,16 @@ def _optional_text(value: str | None) -> str | None:
     return None if value is None else _text(value)
 
 
-def _similarity(value: float) -> float:
+def _finite(value: float, what: str) -> float:
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"similarity must be a finite number, got {value}")
+        raise ValueError(f"{what} must be a finite number, got {value}")
+    return round(value, 6)
+
+
+def _similarity(value: float) -> float:
     # float32 dot products of unit vectors can land a hair outside [-1, 1].
-    return round(min(1.0, max(-1.0, value)), 6)
+    return min(1.0, max(-1.0, _finite(value, "similarity")))
 
 
 def _latency(value: float | None) -> float | None:

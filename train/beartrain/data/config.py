@@ -6,24 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Default file-name pattern: one alternative per naming scheme, tried left to right.
-DEFAULT_FILENAME_PATTERN = "|".join(
-    (
-        # camera trap: cam02_20260514-061502_00042
-        r"^(?P<camera>[A-Za-z]+\d+)_(?P<time>\d{8}-\d{6})_",
-        # video clip frame: <clip start>_<clip end>[_<export date>_<export time>]_<frame>
-        r"^(?P<clip>(?P<time2>\d{14})_(?P<end>\d{14}))_(?:\d{8}_\d{8}_)?(?P<frame>\d+)",
-        # camera recording: J29_2025.03.2623_12_18_manual_<export date>_<time>_<frame>
-        r"^(?P<clip2>(?P<camera2>[A-Za-z]+\d+)_(?P<time3>\d{4}\.\d{2}\.\d{4}_\d{2}_\d{2}))"
-        r"_manual_\d{8}_\d{8}_(?P<frame2>\d+)",
-        # manual shot series: 331-2-5-3(1), 403-1-7-7-(2), 330-1-6-8_(3), 001(4)
-        r"^(?P<clip3>\d+(?:-\d+)*?)[-_]?\((?P<frame3>\d+)\)$",
-        # manual shot series numbered with a fifth field: 414-1-2-7-1
-        r"^(?P<clip4>\d+(?:-\d+){3})-(?P<frame4>\d+)$",
-        # a single manual shot: 403-1-9-4
-        r"^(?P<clip5>\d+(?:-\d+)+)$",
-    )
-)
+from bearagent.chips.filenames import DEFAULT_FILENAME_PATTERN, DEFAULT_TIME_FORMATS
 
 
 class DataConfig(BaseModel):
@@ -55,12 +38,15 @@ class DataConfig(BaseModel):
             "default reads camera-trap names (cam02_20260514-061502_00042), video-clip frames "
             "(20250401093214_20250401093754_0018), camera recordings "
             "(J29_2025.03.2623_12_18_manual_..._000003) and numbered manual shots "
-            "(331-2-5-3(1), 414-1-2-7-1)."
+            "(331-2-5-3(1), 414-1-2-7-1), camtrapR names (Station__Cam__2026-07-01__14-00-00(1)) "
+            "and a date and time anywhere in the name (IMG_20260701_140000). Shared with the "
+            "agent (bearagent.chips.filenames)."
         ),
     )
     filename_time_formats: tuple[str, ...] = Field(
-        default=("%Y%m%d-%H%M%S", "%Y%m%d%H%M%S", "%Y.%m.%d%H_%M_%S"),
-        description="strptime formats tried in order on the time group of filename_pattern.",
+        default=DEFAULT_TIME_FORMATS,
+        description="strptime formats tried in order on the time group of filename_pattern "
+        "(then its digits alone as %Y%m%d%H%M%S).",
     )
     timezone: str = Field(
         default="UTC",

@@ -1,0 +1,71 @@
+"""`decide`: the one function that turns ranked candidates into known / review / unknown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bearagent.decisions.rule import DecisionRule, Outcome
+from bearagent.decisions.scores import open_set_score, ranked_matrix
+from bearagent.matching.knn import Candidate
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Who a query (an encounter, or one chip) is, and why.
+
+    - ``known``: `individual_id` is the best candidate (a named bear, or a
+      provisional one met before: `provisional`);
+    - ``review``: `individual_id` is None; the candidates are the proposals and a
+      person decides;
+    - ``unknown``: `individual_id` is None until the tracker gives the encounter a
+      new provisional individual (`with_individual`).
+    """
+
+    outcome: Outcome
+    individual_id: str | None
+    name: str | None
+    provisional: bool
+    score: float
+    similarity: float  # the best candidate's similarity (-1 with an empty gallery)
+    rule: DecisionRule
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def proposal(self) -> Candidate | None:
+        """The best candidate (what `review` proposes), if any."""
+        return self.candidates[0] if self.candidates else None
+
+    def with_individual(self, individual_id: str, *, provisional: bool = True) -> Decision:
+        """The same decision naming the individual it created (an unknown's new id)."""
+        return replace(self, individual_id=individual_id, name=None, provisional=provisional)
+
+
+def decide_ranked(
+    ranked: NDArray[np.float64], rule: DecisionRule
+) -> tuple[NDArray[np.str_], NDArray[np.float64]]:
+    """Outcomes and scores of many queries at once ((Q, K) best-first similarities)."""
+    scores = open_set_score(rule.score, ranked)
+    return rule.classify(scores), scores
+
+
+def decide(candidates: Sequence[Candidate], rule: DecisionRule) -> Decision:
+    """The decision for one query from its candidates (best first)."""
+    outcomes, scores = decide_ranked(ranked_matrix([candidates]), rule)
+    outcome = Outcome(str(outcomes[0]))
+    best = candidates[0] if candidates else None
+    similarity = float(best.similarity) if best is not None else -1.0
+    accepted = outcome is Outcome.KNOWN and best is not None
+    return Decision(
+        outcome=outcome,
+        individual_id=best.individual_id if accepted and best else None,
+        name=best.name if accepted and best else None,
+        provisional=bool(accepted and best and best.kind == "provisional"),
+        score=float(scores[0]),
+        similarity=similarity,
+        rule=rule,
+        candidates=tuple(candidates),
+    )
