@@ -6,8 +6,8 @@ import os
 import threading
 from pathlib import Path
 
-from beartrain.demo.options import DemoOptions
-from beartrain.demo.run import run_demo
+from bearid_dev.demo.options import DemoOptions
+from bearid_dev.demo.run import run_demo
 
 
 def mosquitto_processes_of(folder: Path) -> list[str]:

@@ -3,8 +3,9 @@
 # (or use a chips folder: tools/demo.sh --chips DIR), train a small embedder on the CPU,
 # export it, enrol the gallery, start a private Mosquitto and the agent on a temporary
 # watch folder, drop chips like camera traps, print the MQTT messages, report accuracy,
-# and shut everything down. Options go to `bear-train demo` (see --help).
+# and shut everything down. Options go to the demo (tools/demo.sh --help). The demo lives in
+# the development harness dev/bearid_dev, which is not installed: it runs from here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
-exec .venv/bin/bear-train demo "$@"
+PYTHONPATH="$PWD/dev${PYTHONPATH:+:$PYTHONPATH}" exec .venv/bin/python -m bearid_dev.demo "$@"

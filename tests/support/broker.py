@@ -1,6 +1,6 @@
-"""The test broker: `beartrain.demo.mosquitto`, shared with the demo."""
+"""The test broker: `bearid_dev.mosquitto`, shared with the demo."""
 
-from beartrain.demo.mosquitto import (
+from bearid_dev.mosquitto import (
     HOST,
     BrokerError,
     Credentials,

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from beartrain.demo.mosquitto import TlsFiles
+from bearid_dev.mosquitto import TlsFiles
 
 
 def _name(common_name: str) -> x509.Name:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from beartrain.demo.data import prepare_data
-from beartrain.demo.field import run_field
-from beartrain.demo.model import train_and_export
-from beartrain.demo.options import DemoOptions
-from beartrain.demo.report import DemoSummary, print_summary, summarise
+from bearid_dev.demo.data import prepare_data
+from bearid_dev.demo.field import run_field
+from bearid_dev.demo.model import train_and_export
+from bearid_dev.demo.options import DemoOptions
+from bearid_dev.demo.report import DemoSummary, print_summary, summarise
 
 Say = Callable[[str], None]
 

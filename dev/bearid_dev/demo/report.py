@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from beartrain.demo.data import FieldEncounter
-from beartrain.demo.field import Seen
+from bearid_dev.demo.data import FieldEncounter
+from bearid_dev.demo.field import Seen
 
 Say = Callable[[str], None]
 

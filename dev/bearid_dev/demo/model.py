@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from bearexport.pipeline import ExportOptions, export_checkpoint
+from bearid_dev.demo.options import DemoOptions
 from beartrain.config import build_config
 from beartrain.data.config import DataConfig
-from beartrain.demo.options import DemoOptions
 from beartrain.splits import SplitConfig, split_folder
 from beartrain.training.loop import fit
 

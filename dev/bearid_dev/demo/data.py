@@ -13,9 +13,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from bearid_dev.demo.options import DemoOptions
 from beartrain.data.config import DataConfig
 from beartrain.data.index import index_chips
-from beartrain.demo.options import DemoOptions
 from beartrain.synthetic import SyntheticConfig, encode_jpeg, iter_population
 
 

@@ -1,18 +1,31 @@
-"""``bear-train demo``: the whole system in one command (see tools/demo.sh)."""
+"""The demo's command line: the whole system in one command (``tools/demo.sh``)."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
-from beartrain.cli.group import main
-from beartrain.demo.options import DemoOptions
-from beartrain.demo.run import run_demo
+from bearagent.clikit import version_option
+from bearagent.errors import BearIdError
+from bearid_dev.demo.options import DemoOptions
+from bearid_dev.demo.run import run_demo
 
 
-@main.command("demo")
+class ErrorReportingCommand(click.Command):
+    """A bearid error (no broker, a failed export) becomes one ``Error: ...`` line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BearIdError as e:
+            raise click.ClickException(str(e)) from e
+
+
+@click.command("demo", cls=ErrorReportingCommand)
+@version_option()
 @click.option(
     "--chips",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
@@ -29,7 +42,7 @@ from beartrain.demo.run import run_demo
 @click.option("--strangers", default=2, show_default=True, help="Synthetic bears nobody has seen.")
 @click.option("--epochs", default=8, show_default=True, help="Training epochs.")
 @click.option("--seed", default=0, show_default=True, help="Seed of data and training.")
-def demo_command(
+def main(
     chips: Path | None,
     workdir: Path | None,
     individuals: int,

@@ -20,9 +20,9 @@ from bearagent.config import AgentConfig
 from bearagent.gallery.enroll import enroll_folder
 from bearagent.gallery.schema import open_gallery
 from bearagent.runtime import RuntimeConfig, open_embedder
-from beartrain.demo.data import FieldEncounter
-from beartrain.demo.mosquitto import BrokerError, Mosquitto, find_mosquitto
-from beartrain.demo.options import DemoOptions
+from bearid_dev.demo.data import FieldEncounter
+from bearid_dev.demo.options import DemoOptions
+from bearid_dev.mosquitto import BrokerError, Mosquitto, find_mosquitto
 
 Say = Callable[[str], None]
 AGENT_ID = "demo-box"
