@@ -1,5 +1,6 @@
-"""Shared pieces of the agent benchmarks: a realistic model, a gallery, chips, a broker,
-the agent as a subprocess, and a subscriber that timestamps what it receives.
+"""Shared pieces of the agent benchmarks: a realistic model, a gallery, chips, and (from
+the development harness `bearid_dev`) a broker, the agent as a subprocess, and the
+subscriber, which stamps every message with its arrival time.
 
 The model is the tf_efficientnet_lite0 embedder (frozen ImageNet backbone, linear
 256-d head) exported by bearexport exactly as `bench_export.py` does it, cached in
@@ -8,34 +9,54 @@ The model is the tf_efficientnet_lite0 embedder (frozen ImageNet backbone, linea
 
 from __future__ import annotations
 
-import getpass
-import json
 import os
-import queue
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+
+# The development harness is not installed: the benches find it beside them.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "dev"))
 
 from bearagent import gallery
 from bearagent.modelcard import load_model_card
 from bearagent.store import transaction
+from bearid_dev.agent import start_agent, stop_agent, wait_for_log
+from bearid_dev.mosquitto import Mosquitto, running_broker
+from bearid_dev.subscriber import Message, Subscriber
 from beartrain.synthetic import SyntheticConfig, encode_jpeg, iter_population
 
-BEARAGENT = str(Path(sys.executable).parent / "bearagent")
+__all__ = [
+    "THREADS",
+    "Message",
+    "Mosquitto",
+    "RunningAgent",
+    "Subscriber",
+    "chip_files",
+    "event",
+    "lite0_model",
+    "make_gallery",
+    "model_sha",
+    "outbox_size",
+    "peak_rss_mb",
+    "percentiles",
+    "recorded",
+    "running_agent",
+    "start_agent",
+    "stop_agent",
+    "wait_for_log",
+    "write_agent_config",
+    "write_files",
+]
+
 THREADS = 2
 
 
@@ -104,75 +125,12 @@ def write_files(root: Path, files: list[tuple[str, bytes]]) -> None:
         os.rename(temp, final)
 
 
-@contextmanager
-def broker(folder: Path) -> Iterator[int]:
-    """A Mosquitto broker on a free loopback port; yields the port."""
-    binary = shutil.which("mosquitto", path=os.pathsep.join([os.environ["PATH"], "/usr/sbin"]))
-    if binary is None:
-        raise SystemExit("mosquitto is not installed (tools/setup.sh installs it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    folder.mkdir(parents=True, exist_ok=True)
-    conf = folder / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n")
-    process = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-@dataclass(frozen=True)
-class Received:
-    """A message and the monotonic time it arrived."""
-
-    at: float
-    topic: str
-    payload: dict[str, Any]
-
-
-class TimedSubscriber:
-    """Subscribes to the agent's event topics and timestamps every message on arrival."""
-
-    def __init__(self, port: int, topic: str = "bearid/bench/+") -> None:
-        self.messages: queue.Queue[Received] = queue.Queue()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:6]}"
-        )
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe(topic, qos=1)
-        self.client.loop_start()
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        now = time.monotonic()
-        if not msg.topic.endswith("/status"):
-            self.messages.put(Received(now, msg.topic, json.loads(msg.payload)))
-
-    def wait_for(self, match: Callable[[Received], bool], timeout: float) -> Received:
-        """The first message `match` accepts (earlier ones are dropped)."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                got = self.messages.get(timeout=left)
-            except queue.Empty:
-                break
-            if match(got):
-                return got
-        raise TimeoutError(f"no matching message in {timeout} s")
-
-    def close(self) -> None:
-        """Disconnect."""
-        self.client.disconnect()
-        self.client.loop_stop()
+def event(message: Message) -> dict[str, object]:
+    """The JSON event of a message; {} for the plain-text status."""
+    if message.channel == "status":
+        return {}
+    doc = message.json()
+    return doc if isinstance(doc, dict) else {}
 
 
 def write_agent_config(
@@ -206,35 +164,12 @@ intra_op_threads = {THREADS}
     return path
 
 
-def start_agent(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """`bearagent run --config CONFIG`, its stderr in `log`."""
-    with log.open("wb") as err:
-        return subprocess.Popen(
-            [BEARAGENT, "run", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=err
-        )
-
-
-def wait_for_log(log: Path, text: bytes, timeout: float = 120.0) -> None:
-    """Wait until the agent's log contains `text` (e.g. b'watching': it has started)."""
-    deadline = time.monotonic() + timeout
-    while text not in log.read_bytes():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{text!r} never appeared in {log}:\n{log.read_text()[-2000:]}")
-        time.sleep(0.01)
-
-
-def stop_agent(agent: subprocess.Popen[bytes]) -> None:
-    """SIGTERM and wait."""
-    agent.terminate()
-    agent.wait(60)
-
-
 @dataclass(frozen=True)
 class RunningAgent:
     """The agent under test, the subscriber on its broker, and its log."""
 
     process: subprocess.Popen[bytes]
-    subscriber: TimedSubscriber
+    subscriber: Subscriber  # on bearid/bench/+, every message stamped with its arrival
     log: Path
     launched: float  # time.monotonic() just before the agent was started
 
@@ -244,10 +179,15 @@ def running_agent(
     base: Path, *, model: Path, database: Path, root: Path, **extra: str
 ) -> Iterator[RunningAgent]:
     """A broker, a subscriber on it, and the agent (config in `base`); all stopped on exit."""
-    with broker(base / "broker") as port:
-        subscriber = TimedSubscriber(port)
+    with running_broker(base / "broker", verbose=False) as broker:
+        subscriber = Subscriber(broker, "bearid/bench/+").connect()
         config = write_agent_config(
-            base / "agent.toml", model=model, database=database, root=root, port=port, **extra
+            base / "agent.toml",
+            model=model,
+            database=database,
+            root=root,
+            port=broker.port,
+            **extra,
         )
         log = base / "agent.log"
         launched = time.monotonic()

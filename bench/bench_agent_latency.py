@@ -23,8 +23,9 @@ import onnxruntime as ort
 
 from agent_bench_kit import (
     THREADS,
-    TimedSubscriber,
+    Subscriber,
     chip_files,
+    event,
     lite0_model,
     make_gallery,
     percentiles,
@@ -54,7 +55,7 @@ def bare_batch1_ms(model: Path, data: bytes, repeats: int = 50) -> float:
     return float(np.median(times[3:]))
 
 
-def probe(root: Path, sub: TimedSubscriber, n: int, data: bytes) -> float:
+def probe(root: Path, sub: Subscriber, n: int, data: bytes) -> float:
     """Write one chip for camera `probe<n>`; ms from its rename to its ``new`` event."""
     folder = root / "site" / f"probe{n:03d}"  # made before the agent started, like cameras
     temp, final = folder / ".chip.jpg.part", folder / "chip.jpg"
@@ -62,7 +63,7 @@ def probe(root: Path, sub: TimedSubscriber, n: int, data: bytes) -> float:
     os.rename(temp, final)
     written = time.monotonic()
     # The encounter's first event: a 'new' sighting, or an 'unknown' alert for a stranger.
-    got = sub.wait_for(lambda m: m.payload.get("camera") == folder.name, 60)
+    got = sub.wait_for(lambda m: event(m).get("camera") == folder.name, 60)
     return (got.at - written) * 1000
 
 
@@ -77,7 +78,7 @@ def stream(root: Path, files: list[tuple[str, bytes]], rate: float, stop: thread
 
 
 def measure(
-    root: Path, sub: TimedSubscriber, probes: list[bytes], first: int, gap_s: float
+    root: Path, sub: Subscriber, probes: list[bytes], first: int, gap_s: float
 ) -> list[float]:
     """Latency of each probe, `gap_s` apart."""
     out = []

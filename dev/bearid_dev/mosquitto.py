@@ -1,9 +1,11 @@
 """A real, private Mosquitto broker on a free loopback port: stoppable, restartable.
 
-Used by the demo and by the test suite. The broker runs from a config written
-into its own folder, with persistence there too, so a restart on the same port
-behaves like a field broker coming back after an outage (persistent sessions and
-queued QoS 1 messages survive it).
+Used by the demo, the test suite and the benchmarks. The broker runs from a
+config written into its own folder, with persistence there too, so a restart on
+the same port behaves like a field broker coming back after an outage
+(persistent sessions and queued QoS 1 messages survive it). Optional: TLS, a
+password, and an ACL that `set_acl` changes on the running broker (SIGHUP makes
+Mosquitto reload it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +46,16 @@ def find_mosquitto() -> str | None:
     return shutil.which("mosquitto", path=search)
 
 
+def require_mosquitto() -> str:
+    """The mosquitto binary, or a `BrokerError` that says how to install it."""
+    binary = find_mosquitto()
+    if binary is None:
+        raise BrokerError(
+            "mosquitto is not installed: run tools/setup.sh (or apt-get install mosquitto)"
+        )
+    return binary
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -67,17 +81,26 @@ class Mosquitto:
         *,
         tls: TlsFiles | None = None,
         credentials: Credentials | None = None,
+        acl: str | None = None,
+        verbose: bool = True,
     ) -> None:
+        """`acl`: the text of a Mosquitto ACL file (``topic readwrite bearid/#`` lines);
+        None lets every client publish and subscribe everywhere. `verbose`: log every
+        packet (for failure messages); benchmarks turn it off."""
+        self.verbose = verbose
         self.binary = binary
         self.folder = folder
         self.tls = tls
         self.credentials = credentials
+        self.acl_path: Path | None = None if acl is None else folder / "acl"
         self.host = HOST
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
         folder.mkdir(parents=True, exist_ok=True)
         self.config_path = folder / "mosquitto.conf"
         self.log_path = folder / "mosquitto.log"
+        if acl is not None:
+            self._write_acl(acl)
         self.config_path.write_text(self._config(), encoding="utf-8")
 
     def _config(self) -> str:
@@ -86,7 +109,9 @@ class Mosquitto:
             "persistence true",
             f"persistence_location {self.folder}/",
             f"log_dest file {self.log_path}",
-            "log_type all",
+            *(["log_type all"] if self.verbose else ["log_type error", "log_type warning"]),
+            "log_type notice",
+            "log_type information",
             # As root, mosquitto drops to user 'mosquitto', which cannot read tmp_path.
             f"user {getpass.getuser()}",
         ]
@@ -108,6 +133,8 @@ class Mosquitto:
             )
             password_file.chmod(0o600)
             lines += ["allow_anonymous false", f"password_file {password_file}"]
+        if self.acl_path is not None:
+            lines.append(f"acl_file {self.acl_path}")
         if self.tls is not None:
             lines += [
                 f"cafile {self.tls.ca_cert}",
@@ -176,12 +203,56 @@ class Mosquitto:
         self.stop()
         self.start()
 
+    def set_acl(self, text: str) -> None:
+        """Replace the ACL and make the running broker apply it (SIGHUP), without a restart."""
+        if self.acl_path is None:
+            raise BrokerError("this broker was started without an ACL: pass acl= to Mosquitto()")
+        self._write_acl(text)
+        self.reload()
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto reloads its ACL and password files (connections stay up)."""
+        if self._process is None or self._process.poll() is not None:
+            raise BrokerError("mosquitto is not running: start() it first")
+        before = self.log().count("Reloading config")
+        self._process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10.0
+        while self.log().count("Reloading config") == before:  # logged once it has reloaded
+            if time.monotonic() > deadline:
+                raise BrokerError(f"mosquitto did not reload its config in 10 s:\n{self.log()}")
+            time.sleep(0.02)
+
+    def _write_acl(self, text: str) -> None:
+        assert self.acl_path is not None
+        self.acl_path.write_text(text, encoding="utf-8")
+        self.acl_path.chmod(0o600)  # mosquitto 2.1 warns about world-readable ACL files
+
     def log(self) -> str:
         """The broker's log so far (for failure messages)."""
         try:
             return self.log_path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return ""
+
+
+@contextmanager
+def running_broker(
+    folder: Path,
+    *,
+    tls: TlsFiles | None = None,
+    credentials: Credentials | None = None,
+    acl: str | None = None,
+    verbose: bool = True,
+) -> Iterator[Mosquitto]:
+    """A started `Mosquitto` in `folder` (options as for `Mosquitto`), stopped on exit."""
+    broker = Mosquitto(
+        require_mosquitto(), folder, tls=tls, credentials=credentials, acl=acl, verbose=verbose
+    )
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 def _sibling(binary: str, name: str) -> str:

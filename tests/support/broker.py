@@ -1,4 +1,4 @@
-"""The test broker: `bearid_dev.mosquitto`, shared with the demo."""
+"""The test broker: `bearid_dev.mosquitto`, shared with the demo and the benchmarks."""
 
 from bearid_dev.mosquitto import (
     HOST,
@@ -8,6 +8,8 @@ from bearid_dev.mosquitto import (
     TlsFiles,
     find_mosquitto,
     free_port,
+    require_mosquitto,
+    running_broker,
 )
 
 __all__ = [
@@ -18,4 +20,6 @@ __all__ = [
     "TlsFiles",
     "find_mosquitto",
     "free_port",
+    "require_mosquitto",
+    "running_broker",
 ]

@@ -3,7 +3,6 @@ camera-trap uploads, and a live subscriber printing what the agent publishes."""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -12,9 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from bearagent.app import Agent
 from bearagent.config import AgentConfig
 from bearagent.gallery.enroll import enroll_folder
@@ -22,7 +18,8 @@ from bearagent.gallery.schema import open_gallery
 from bearagent.runtime import RuntimeConfig, open_embedder
 from bearid_dev.demo.data import FieldEncounter
 from bearid_dev.demo.options import DemoOptions
-from bearid_dev.mosquitto import BrokerError, Mosquitto, find_mosquitto
+from bearid_dev.mosquitto import Mosquitto, require_mosquitto
+from bearid_dev.subscriber import Message, Subscriber
 
 Say = Callable[[str], None]
 AGENT_ID = "demo-box"
@@ -53,18 +50,16 @@ class LiveSubscriber:
         self.say = say
         self.seen: dict[int, Seen] = {}
         self.lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-subscriber")
-        self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port)
-        self.client.subscribe(f"bearid/{AGENT_ID}/#", qos=1)
-        self.client.loop_start()
+        self.subscriber = Subscriber(
+            broker, f"bearid/{AGENT_ID}/#", client_id="demo-subscriber", listener=self._on_message
+        ).connect()
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        topic = msg.topic.rsplit("/", 1)[-1]
+    def _on_message(self, msg: Message) -> None:
+        topic = msg.channel
         if topic == "status":
             self.say(f"  mqtt status   {msg.payload.decode()}")
             return
-        event = json.loads(msg.payload)
+        event = msg.json()
         if topic == "stats":
             return
         decision = event["decision"]
@@ -86,8 +81,7 @@ class LiveSubscriber:
 
     def close(self) -> None:
         """Disconnect."""
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.subscriber.close()
 
 
 def enrol(database: Path, model: Path, chips: Path, say: Say) -> None:
@@ -116,12 +110,7 @@ def run_field(
     database, traps = opts.workdir / "state" / "bearagent.db", opts.workdir / "traps"
     traps.mkdir(parents=True, exist_ok=True)
     enrol(database, model, chips, say)
-    binary = find_mosquitto()
-    if binary is None:
-        raise BrokerError(
-            "mosquitto is not installed: run tools/setup.sh (or apt-get install mosquitto)"
-        )
-    broker = Mosquitto(binary, opts.workdir / "broker")
+    broker = Mosquitto(require_mosquitto(), opts.workdir / "broker")
     broker.start()
     say(f"broker: mosquitto on {broker.host}:{broker.port}")
     subscriber = LiveSubscriber(broker, say)

@@ -69,10 +69,11 @@ def train_and_export(opts: DemoOptions, chips: Path, say: Say) -> Path:
     best = next((h for h in result.history if h.get("epoch") == result.best_epoch), {})
     acc = best.get("val_chip_acc1", float("nan"))
     say(f"trained: best epoch {result.best_epoch}, val accuracy@1 per chip {acc:.3f}")
-    if result.threshold is not None:
+    if result.decision is not None:
+        d = result.decision
         say(
-            f"unknown threshold {result.threshold.value:.3f} (calibrated on val, "
-            f"AUROC {result.threshold.auroc})"
+            f"decision rule: score {d.score}, known >= {d.known_threshold:.3f}, unknown < "
+            f"{d.unknown_threshold:.3f} (calibrated on val, AUROC {d.auroc})"
         )
     model_dir = opts.workdir / "model"
     exported = export_checkpoint(result.run_dir, model_dir, ExportOptions(name="bearid-demo"))
