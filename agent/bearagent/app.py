@@ -22,16 +22,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bearagent import sdnotify
 from bearagent.config import AgentConfig
 from bearagent.encounters import EncounterTracker
+from bearagent.encounters import store as encounter_store
 from bearagent.errors import BearIdError
+from bearagent.gallery.calibration import ensure_calibration, settings_from
+from bearagent.gallery.individuals import adopt_provisional_ids
 from bearagent.gallery.references import check_gallery_model
 from bearagent.gallery.schema import ensure_schema as ensure_gallery_schema
 from bearagent.ledger import Ledger
-from bearagent.matching.decision import threshold_for
+from bearagent.modelcard import ModelCard
 from bearagent.mqtt import outbox, payloads
 from bearagent.mqtt.publisher import MqttPublisher
 from bearagent.mqtt.stdout_publisher import StdoutPublisher
-from bearagent.pipeline.intake import Arrival
+from bearagent.pipeline.intake import Arrival, Dating
 from bearagent.pipeline.recording import GalleryIdentity, ModelIdentity, Recorder
+from bearagent.pipeline.rules import RuleKeeper
 from bearagent.pipeline.stats import AgentStats
 from bearagent.pipeline.statusfile import status_path, write_status
 from bearagent.pipeline.worker import ChipWorker, WorkerSettings
@@ -47,6 +51,22 @@ STATUS_INTERVAL_S = 5.0
 
 class StartupError(BearIdError):
     """The agent cannot start with this configuration."""
+
+
+def same_individual(card: ModelCard, cfg: AgentConfig) -> float:
+    """The tracks' same-individual similarity: config, else the card's, else (a format-1
+    card) its single threshold."""
+    if cfg.encounter.same_individual is not None:
+        return cfg.encounter.same_individual
+    if card.tracks is not None:
+        return card.tracks.same_individual
+    log.info(
+        "the model card has no calibrated same-individual similarity (format %d): tracks use "
+        "its threshold %.3f; set encounter.same_individual to choose",
+        card.format_version,
+        card.decision.unknown_threshold,
+    )
+    return card.decision.unknown_threshold
 
 
 def local_timezone(name: str | None) -> tzinfo:
@@ -77,6 +97,7 @@ class Agent:
         self._status_written = 0.0
         self._watchdog = sdnotify.WatchdogPinger()  # pings at half of WatchdogSec=
         self.embedder: Embedder | None = None
+        self._rules: RuleKeeper | None = None
         self.publisher: MqttPublisher | StdoutPublisher | None = None
         self.watcher: FolderWatcher | None = None
 
@@ -106,12 +127,11 @@ class Agent:
         self.embedder = open_embedder(self.cfg.runtime)
         card = self.embedder.card
         model = ModelIdentity(card.model.name, card.model.sha256 or "")
-        self._prepare_database(model)
+        self._prepare_database(model, card)
         self.publisher = self._make_publisher()
         self.publisher.start()
-        threshold = threshold_for(card, self.cfg.encounter.threshold)
         self._worker_thread = threading.Thread(
-            target=self._worker_main, args=(model, threshold, tz), name="chip-worker", daemon=True
+            target=self._worker_main, args=(model, card, tz), name="chip-worker", daemon=True
         )
         self._worker_thread.start()
         self._worker_ready.wait()
@@ -122,10 +142,7 @@ class Agent:
         self.watcher.start()
         sdnotify.ready()
         log.info(
-            "watching %s with %s (threshold %.3f)",
-            ", ".join(map(str, self.cfg.watch.roots)),
-            self.embedder.name,
-            threshold,
+            "watching %s with %s", ", ".join(map(str, self.cfg.watch.roots)), self.embedder.name
         )
 
     def _make_publisher(self) -> MqttPublisher | StdoutPublisher:
@@ -138,33 +155,46 @@ class Agent:
             stats_source=self._stats_for_mqtt,
         )
 
-    def _prepare_database(self, model: ModelIdentity) -> None:
-        """Create or upgrade every schema; refuse a gallery made with another model."""
+    def _prepare_database(self, model: ModelIdentity, card: ModelCard) -> None:
+        """Create or upgrade every schema; refuse a gallery made with another model; give
+        older provisional ids this box's id; calibrate on the gallery when stale."""
         db = open_database(self.database)
         try:
             ensure_gallery_schema(db)
             Ledger(db)
             outbox.ensure_schema(db)
+            encounter_store.ensure_schema(db)
             check_gallery_model(db, model.sha256, model.name)
+            if adopted := adopt_provisional_ids(db, self.cfg.agent.id):
+                log.info("gave %d provisional individuals this box's id", adopted)
+            decision = self.cfg.decision
+            if decision.calibrate_on_gallery:
+                ensure_calibration(
+                    db, model.sha256, decision.score or card.decision.score,
+                    settings_from(decision),
+                )  # fmt: skip
         finally:
             db.conn.close()
 
-    def _worker_main(self, model: ModelIdentity, threshold: float, tz: tzinfo) -> None:
+    def _worker_main(self, model: ModelIdentity, card: ModelCard, tz: tzinfo) -> None:
         try:
             db = open_database(self.database)  # this thread's own connection
-            identity = GalleryIdentity(db, model)
-            topics = self.publisher.topics if self.publisher else None
-            assert topics is not None  # the publisher starts before the worker
-            recorder = Recorder(db, identity, topics, self.cfg.agent.id, threshold)
+            identity = GalleryIdentity(db, model, self.cfg.agent.id)
+            recorder = Recorder(db, identity)
             with transaction(db):
                 if recovered := recorder.recover_open():
                     log.warning("sent 'end' for %d encounters left open by a crash", recovered)
-            tracker = EncounterTracker(self.cfg.encounter, threshold, identity)
+            rules = RuleKeeper(db, model.sha256, card.decision, self.cfg.decision)
+            self._rules = rules
+            tracker = EncounterTracker(
+                self.cfg.encounter, rules, same_individual(card, self.cfg), identity
+            )
+            capture = self.cfg.capture
             settings = WorkerSettings(
                 watch=self.cfg.watch,
                 batch_size=self.cfg.pipeline.batch_size,
                 batch_wait_s=self.cfg.pipeline.batch_wait_ms / 1000.0,
-                local_tz=tz,
+                dating=Dating(capture.pattern(tz), tz, capture.sidecars),
                 top_k=self.cfg.encounter.top_k,
             )
             assert self.embedder is not None
@@ -174,6 +204,7 @@ class Agent:
                 tracker,
                 recorder,
                 Ledger(db),
+                rules,
                 self.stats,
                 self.inbox,
                 self._stop_worker,
@@ -205,6 +236,16 @@ class Agent:
         """Counters, queue depths and the publisher's state, as `bearagent status` shows them."""
         status: dict[str, object] = dict(self.stats.snapshot())
         status["queue_depth"] = self.inbox.qsize()
+        if self._rules is not None:
+            in_force = self._rules.in_force
+            rule = in_force.rule
+            status["decision_rule"] = {
+                "score": rule.score,
+                "known_threshold": rule.known,
+                "unknown_threshold": rule.unknown,
+                "source": rule.source,
+                "why": in_force.why,
+            }
         status["pending_files"] = self.watcher.pending_count() if self.watcher else 0
         if isinstance(self.publisher, MqttPublisher):
             status["mqtt"] = dataclasses.asdict(self.publisher.counters())
@@ -230,6 +271,8 @@ class Agent:
         return payloads.Stats(
             processed=int(counts.get("processed", 0)),
             rejected=int(counts.get("rejected", 0)),
+            mtime_dated=int(counts.get("mtime_dated", 0)),
+            decisions={o: int(counts.get(f"ended_{o}", 0)) for o in ("known", "review", "unknown")},
             queue_depth=self.inbox.qsize() + (self.watcher.pending_count() if self.watcher else 0),
             latency_ms=payloads.Percentiles(
                 latency.get("p50"), latency.get("p95"), latency.get("p99")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
+from bearagent.gallery.calibration import gallery_key
 from bearagent.store import StoreError, open_database
 
 
@@ -49,6 +52,12 @@ def database_status(database: Path) -> dict[str, Any]:
             "database": str(database),
             "files": files,
             "sightings": scalar("SELECT COUNT(*) FROM sightings", "sightings"),
+            "chips_by_time_source": _grouped(db, tables, "sightings", "time_source"),
+            "chips_dated_by_mtime": scalar(
+                "SELECT COUNT(*) FROM sightings WHERE time_source = 'mtime'", "sightings"
+            ),
+            "encounters_by_status": _grouped(db, tables, "encounters", "status"),
+            "gallery_calibration": _calibration(db, tables),
             "open_encounters": scalar(
                 "SELECT COUNT(*) FROM encounters WHERE ended = 0", "encounters"
             ),
@@ -57,3 +66,36 @@ def database_status(database: Path) -> dict[str, Any]:
         }
     finally:
         db.conn.close()
+
+
+def _grouped(
+    db: sqlite_utils.Database, tables: set[str], table: str, column: str
+) -> dict[str, int]:
+    if table not in tables or column not in {c.name for c in db[table].columns}:
+        return {}
+    rows = db.execute(f"SELECT {column}, COUNT(*) FROM {table} GROUP BY {column}").fetchall()
+    return {str(k): int(n) for k, n in rows if k is not None}
+
+
+def _calibration(db: sqlite_utils.Database, tables: set[str]) -> dict[str, Any] | str:
+    """The newest gallery calibration, and whether the gallery has changed since."""
+    if "calibrations" not in tables:
+        return "none"
+    row = db.execute(
+        "SELECT created_at, model_sha256, gallery_key, score, known, unknown, individuals,"
+        " encounters FROM calibrations ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return (
+            "none: the gallery is too small, or not calibrated yet (`bearagent gallery calibrate`)"
+        )
+    created, sha, key, score, known, unknown, individuals, encounters = row
+    return {
+        "created_at": created,
+        "score": score,
+        "known_threshold": known,
+        "unknown_threshold": unknown,
+        "individuals": individuals,
+        "encounters": encounters,
+        "current": key == gallery_key(db, sha),
+    }

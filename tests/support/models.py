@@ -57,18 +57,50 @@ def card_dict(**overrides: Any) -> dict[str, Any]:
             "std": [0.5, 0.5, 0.5],
         },
         "embedding": {"size": 8, "l2_normalised": True},
-        "threshold": {
-            "value": 0.62,
+        "decision": {
+            "score": "margin3",
+            "known_threshold": 0.3,
+            "unknown_threshold": 0.12,
             "method": "calibrated",
+            "level": "encounter",
+            "target_error_rate": 0.05,
             "target_false_unknown_rate": 0.05,
+            "error_rate": 0.041,
             "false_unknown_rate": 0.048,
             "unknown_detection_rate": 0.81,
+            "review_share": 0.22,
             "auroc": 0.93,
-            "validation_set": "synthetic val: 120 known, 40 unknown queries",
+            "validation_set": "synthetic val: 120 known, 40 unknown encounters",
+        },
+        "tracks": {
+            "same_individual": 0.7,
+            "method": "calibrated",
+            "target_false_join_rate": 0.02,
+            "false_join_rate": 0.018,
+            "split_rate": 0.04,
+            "validation_set": "synthetic val: 300 chips of 120 encounters",
         },
         "training": {"individuals": 12, "images": 300, "split_kind": "open", "seed": 0},
         "created_at": datetime(2026, 11, 27, 10, 0, tzinfo=UTC).isoformat(),
         "software": {"bearid": "0.1.0"},
+    }
+    card.update(overrides)
+    return card
+
+
+def card_dict_v1(**overrides: Any) -> dict[str, Any]:
+    """A valid format-1 card (one threshold on the best similarity) as a plain dict."""
+    card = card_dict()
+    del card["decision"], card["tracks"]
+    card["format_version"] = 1
+    card["threshold"] = {
+        "value": 0.62,
+        "method": "calibrated",
+        "target_false_unknown_rate": 0.05,
+        "false_unknown_rate": 0.048,
+        "unknown_detection_rate": 0.81,
+        "auroc": 0.93,
+        "validation_set": "synthetic val: 120 known, 40 unknown queries",
     }
     card.update(overrides)
     return card

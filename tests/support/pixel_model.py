@@ -20,8 +20,19 @@ POOL = 2  # 16 / 2 = 8x8 cells x 3 channels = 192 dimensions
 DIM = 3 * ((CROP[1] - CROP[0]) // POOL) ** 2
 
 
-def write_pixel_embedder(path: Path, threshold: float = 0.9) -> Path:
-    """Write the model and its card (input 32x32 RGB stretch, mean/std 0.5)."""
+def write_pixel_embedder(
+    path: Path,
+    threshold: float = 0.9,
+    *,
+    review_below: float | None = None,
+    score: str = "best",
+    same_individual: float = 0.9,
+) -> Path:
+    """Write the model and its card (input 32x32 RGB stretch, mean/std 0.5).
+
+    The card's rule accepts `score` >= `threshold` as known; with `review_below`,
+    scores from there up to `threshold` go to review (else no review band).
+    """
     graph = helper.make_graph(
         [
             helper.make_node("Slice", ["input", "starts", "ends", "axes"], ["face"]),
@@ -57,7 +68,13 @@ def write_pixel_embedder(path: Path, threshold: float = 0.9) -> Path:
             "std": [0.25, 0.25, 0.25],
         },
         embedding={"size": DIM, "l2_normalised": True},
-        threshold={"value": threshold, "method": "manual"},
+        decision={
+            "score": score,
+            "known_threshold": threshold,
+            "unknown_threshold": threshold if review_below is None else review_below,
+            "method": "manual",
+        },
+        tracks={"same_individual": same_individual, "method": "manual"},
     )
     write_model_card(path, card)
     return path

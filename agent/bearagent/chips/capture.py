@@ -106,7 +106,7 @@ def _detection(data: dict[str, Any], path: Path) -> Detection | None:
         box = (float(box_raw[0]), float(box_raw[1]), float(box_raw[2]), float(box_raw[3]))
     elif box_raw is not None:
         log.warning("sidecar %s: box must be [x, y, width, height], got %r", path, box_raw)
-    score = float(score_raw) if _number(score_raw) else None
+    score = float(score_raw) if isinstance(score_raw, int | float) and _number(score_raw) else None
     frame, detector = data.get("source_frame"), data.get("detector")
     detection = Detection(
         source_frame=str(frame) if isinstance(frame, str) else None,

@@ -34,8 +34,8 @@ DEFAULT_FILENAME_PATTERN = "|".join(
         # camtrapR imageRename: StationA__CameraB__2026-07-01__14-00-00(1)
         r"__(?P<time4>\d{4}-\d{2}-\d{2}__\d{2}-\d{2}-\d{2})(?:\(\d+\))?$",
         # a date and time anywhere: IMG_20260701_140000, 2026-07-01 14-00-00, 20260701T140000
-        r"(?<!\d)(?P<time5>(?:19|20)\d{2}-?[01]\d-?[0-3]\d[ _T-]?[0-2]\d[-:._]?[0-5]\d[-:._]?[0-5]\d)"
-        r"(?!\d)",
+        r"(?<!\d)(?P<time5>(?:19|20)\d{2}-?[01]\d-?[0-3]\d[ _T-]?"
+        r"[0-2]\d[-:._]?[0-5]\d[-:._]?[0-5]\d)(?!\d)",
     )
 )
 #: strptime formats tried in order on a time group (then its digits as %Y%m%d%H%M%S).

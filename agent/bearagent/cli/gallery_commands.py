@@ -1,4 +1,5 @@
-"""``bearagent gallery ...``: enrol, list, rename, remove, promote, export, import, re-embed.
+"""``bearagent gallery ...``: enrol, list, rename, remove, promote, export, import, re-embed,
+calibrate (the decision thresholds on this gallery; also after every change of it).
 
 Each command parses its options, calls one function of `bearagent.gallery`, and
 prints what it did; library errors become one-line ``Error: ...`` messages.
@@ -14,10 +15,14 @@ import click
 import sqlite_utils
 
 from bearagent import gallery
+from bearagent.app import local_timezone
 from bearagent.cli.group import main
 from bearagent.cli.options import config_options
 from bearagent.clikit import ErrorReportingGroup
 from bearagent.config import AgentConfig
+from bearagent.errors import BearIdError
+from bearagent.gallery.calibration import GalleryCalibration, calibrate_gallery, settings_from
+from bearagent.modelcard import load_model_card
 from bearagent.runtime import Embedder, RuntimeConfig, open_embedder
 
 
@@ -34,6 +39,33 @@ def _embedder(model: Path) -> Embedder:
     return open_embedder(RuntimeConfig(model=model, warm_up=False))
 
 
+def _calibrate(db: sqlite_utils.Database, cfg: AgentConfig) -> GalleryCalibration | None:
+    """Re-estimate the decision thresholds on the gallery (after it changed)."""
+    if not cfg.decision.calibrate_on_gallery:
+        return None
+    try:
+        card = load_model_card(cfg.runtime.model)
+    except BearIdError as e:
+        click.echo(f"not calibrated on the gallery: {e}", err=True)
+        return None
+    score = cfg.decision.score or card.decision.score
+    result = calibrate_gallery(db, card.model.sha256 or "", score, settings_from(cfg.decision))
+    click.echo(f"decision thresholds ({score}): {_describe(result)}")
+    return result
+
+
+def _describe(result: GalleryCalibration) -> str:
+    c = result.calibration
+    if c is None:
+        return f"the model card's stay in force ({result.reason})"
+    p = c.point
+    return (
+        f"known >= {c.known:.4f}, unknown < {c.unknown:.4f} ({result.reason}); on the gallery: "
+        f"automatic error {p.automatic_error:.3f}, false-unknown {p.false_unknown_rate:.3f}, "
+        f"unknown detection {p.unknown_detection_rate:.3f}, review {p.review_share:.3f}"
+    )
+
+
 @main.group("gallery", cls=ErrorReportingGroup)
 def gallery_group() -> None:
     """Manage the gallery of individuals the agent recognises."""
@@ -46,8 +78,12 @@ def enroll_command(root: Path, cfg: AgentConfig) -> None:
     """Enrol ROOT, laid out as ROOT/<individual>/<image>; re-running adds only new images."""
     db_path = cfg.agent.database_path
     model = cfg.runtime.model
+    db = _open(db_path, create=True)
+    tz = local_timezone(cfg.agent.timezone)
     with _embedder(model) as embedder:
-        report = gallery.enroll_folder(_open(db_path, create=True), root, embedder)
+        report = gallery.enroll_folder(
+            db, root, embedder, names=cfg.capture.pattern(tz), timezone=tz
+        )
     for name, count in report.added.items():
         new = f" (new: {report.created[name]})" if name in report.created else ""
         click.echo(f"{name}: {count} reference(s) added{new}")
@@ -57,6 +93,34 @@ def enroll_command(root: Path, cfg: AgentConfig) -> None:
         f"enrolled {sum(report.added.values())} image(s) of {len(report.added)} individual(s); "
         f"{len(report.already_enrolled)} already enrolled, {len(report.rejected)} rejected"
     )
+    if report.added:
+        _calibrate(db, cfg)
+
+
+@gallery_group.command("calibrate")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@config_options
+def calibrate_command(cfg: AgentConfig, as_json: bool) -> None:
+    """Re-estimate the known / review / unknown thresholds on this gallery.
+
+    Genuine scores leave each encounter out, stranger scores each individual; the
+    result wins over the model card's thresholds when the gallery has at least
+    decision.min_individuals individuals with two or more encounters. Runs on its
+    own after enroll, import, remove, promote and reembed, and at agent start when
+    stale.
+    """
+    db = _open(cfg.agent.database_path)
+    result = _calibrate(db, cfg.model_copy(update={"decision": cfg.decision.model_copy(
+        update={"calibrate_on_gallery": True})}))  # fmt: skip
+    if as_json and result is not None:
+        c = result.calibration
+        click.echo(json.dumps({
+            "reason": result.reason,
+            "individuals": result.individuals,
+            "encounters": result.encounters,
+            "score": c.score if c else None,
+            "figures": {**c.point.as_dict(), "auroc": c.auroc} if c else None,
+        }, indent=2))  # fmt: skip
 
 
 @gallery_group.command("list")
@@ -133,6 +197,7 @@ def remove_command(individual: str, cfg: AgentConfig, yes: bool) -> None:
         click.confirm(f"remove {p.id} ({p.label}) and its {p.references} reference(s)?", abort=True)
     gallery.remove(db, p.id)
     click.echo(f"removed {p.id} ({p.label}): {p.references} reference(s); sightings kept")
+    _calibrate(db, cfg)
 
 
 @gallery_group.command("promote")
@@ -142,8 +207,10 @@ def remove_command(individual: str, cfg: AgentConfig, yes: bool) -> None:
 def promote_command(unknown_id: str, name: str, cfg: AgentConfig) -> None:
     """Name provisional UNKNOWN_ID; with an existing NAME, merge it into that individual."""
     db_path = cfg.agent.database_path
-    p = gallery.promote(_open(db_path), unknown_id, name)
+    db = _open(db_path)
+    p = gallery.promote(db, unknown_id, name)
     click.echo(f"{unknown_id} is now {p.id} ({p.name}): {p.references} reference(s)")
+    _calibrate(db, cfg)
 
 
 @gallery_group.command("export")
@@ -164,7 +231,8 @@ def export_command(file: Path, cfg: AgentConfig) -> None:
 def import_command(file: Path, cfg: AgentConfig) -> None:
     """Merge the gallery export FILE into the gallery."""
     db_path = cfg.agent.database_path
-    report = gallery.import_gallery(_open(db_path, create=True), file)
+    db = _open(db_path, create=True)
+    report = gallery.import_gallery(db, file)
     for theirs, ours in report.created.items():
         click.echo(f"{theirs}: created as {ours}")
     for theirs, ours in report.merged.items():
@@ -173,6 +241,8 @@ def import_command(file: Path, cfg: AgentConfig) -> None:
         f"imported {report.references_added} reference(s); "
         f"{report.references_skipped} already present"
     )
+    if report.references_added:
+        _calibrate(db, cfg)
 
 
 @gallery_group.command("reembed")
@@ -185,10 +255,12 @@ def reembed_command(cfg: AgentConfig, drop_missing: bool) -> None:
     db_path = cfg.agent.database_path
     model = cfg.runtime.model
     with _embedder(model) as embedder:
-        report = gallery.reembed(_open(db_path), embedder, drop_missing=drop_missing)
+        db = _open(db_path)
+        report = gallery.reembed(db, embedder, drop_missing=drop_missing)
     for source, reason in report.dropped.items():
         click.echo(f"dropped {source}: {reason}", err=True)
     click.echo(
         f"re-embedded {report.reembedded} reference(s); {report.up_to_date} already up to "
         f"date; {len(report.dropped)} dropped"
     )
+    _calibrate(db, cfg)

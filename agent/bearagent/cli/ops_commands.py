@@ -8,21 +8,14 @@ from typing import Any
 
 import click
 
-from bearagent.chips import decode_chip, preprocess_batch
 from bearagent.cli.group import main
 from bearagent.cli.options import config_options
 from bearagent.config import AgentConfig
-from bearagent.matching.decision import decide, threshold_for
-from bearagent.matching.index import GalleryIndex
+from bearagent.identify import embed_paths, identify_files
 from bearagent.pipeline.statusfile import read_status, status_path
 from bearagent.runtime import RuntimeConfig, open_embedder
 from bearagent.runtime.base import Embedder
 from bearagent.status import database_status
-
-
-def _embed_files(embedder: Embedder, files: tuple[Path, ...], max_pixels: int) -> Any:
-    images = [decode_chip(f.read_bytes(), source=str(f), max_pixels=max_pixels) for f in files]
-    return embedder.embed(preprocess_batch(images, embedder.card.input))
 
 
 def _one_off_embedder(cfg: AgentConfig) -> Embedder:
@@ -48,7 +41,7 @@ def status_command(cfg: AgentConfig) -> None:
 def embed_command(files: tuple[Path, ...], cfg: AgentConfig) -> None:
     """Print the embedding of each FILE as a JSON line."""
     with _one_off_embedder(cfg) as embedder:
-        vectors = _embed_files(embedder, files, cfg.watch.max_pixels)
+        vectors = embed_paths(embedder, list(files), cfg.watch.max_pixels)
     for path, vector in zip(files, vectors, strict=True):
         click.echo(
             json.dumps({"file": str(path), "embedding": [round(float(x), 6) for x in vector]})
@@ -60,36 +53,22 @@ def embed_command(files: tuple[Path, ...], cfg: AgentConfig) -> None:
     "files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False)
 )
 @click.option("--top-k", default=5, show_default=True, help="Candidates to list per file.")
+@click.option(
+    "--encounter",
+    is_flag=True,
+    help="Decide the files as ONE encounter (the mean of their embeddings), as the agent "
+    "decides a track.",
+)
 @config_options
-def identify_command(files: tuple[Path, ...], top_k: int, cfg: AgentConfig) -> None:
-    """Match each FILE against the gallery; print the decision and top-k as JSON lines."""
-    from bearagent.gallery.schema import open_gallery
+def identify_command(
+    files: tuple[Path, ...], top_k: int, encounter: bool, cfg: AgentConfig
+) -> None:
+    """Decide each FILE known / review / unknown as the agent would; print JSON lines.
 
-    with _one_off_embedder(cfg) as embedder:
-        vectors = _embed_files(embedder, files, cfg.watch.max_pixels)
-        card = embedder.card
-    db = open_gallery(cfg.agent.database_path)
-    index = GalleryIndex(db, card.model.sha256 or "", card.model.name)
-    threshold = threshold_for(card, cfg.encounter.threshold)
-    for path, candidates in zip(files, index.search(vectors, top_k), strict=True):
-        decision = decide(candidates, threshold)
-        click.echo(
-            json.dumps(
-                {
-                    "file": str(path),
-                    "outcome": decision.outcome,
-                    "individual_id": decision.individual_id,
-                    "name": decision.name,
-                    "similarity": decision.similarity,
-                    "threshold": threshold,
-                    "top_k": [
-                        {
-                            "individual_id": c.individual_id,
-                            "name": c.name,
-                            "similarity": round(c.similarity, 4),
-                        }
-                        for c in candidates
-                    ],
-                }
-            )
-        )
+    The rule in force is the agent's: decision.* in the config, else the thresholds
+    calibrated on this gallery, else the model card's.
+    """
+    in_force, results = identify_files(cfg, list(files), top_k=top_k, encounter=encounter)
+    click.echo(f"# {in_force.rule.describe()}; {in_force.why}", err=True)
+    for result in results:
+        click.echo(json.dumps(result.as_json()))

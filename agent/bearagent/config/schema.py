@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bearagent.chips.config import CaptureConfig
 from bearagent.config.agent import AgentSection, PipelineConfig
+from bearagent.decisions.config import DecisionConfig
 from bearagent.encounters.config import EncounterConfig
 from bearagent.mqtt.config import MqttConfig
 from bearagent.runtime.config import RuntimeConfig
@@ -20,5 +22,7 @@ class AgentConfig(BaseModel):
     watch: WatchConfig = Field(default_factory=WatchConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
     encounter: EncounterConfig = Field(default_factory=EncounterConfig)
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)

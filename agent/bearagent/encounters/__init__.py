@@ -1,21 +1,20 @@
-"""Encounters: a bear's burst of chips in front of one camera, decided as one sighting."""
+"""Encounters: an individual's track of chips at one camera, decided as one sighting."""
 
 from bearagent.encounters.config import EncounterConfig
+from bearagent.encounters.track import ChipObservation, Track
 from bearagent.encounters.tracker import (
-    ChipObservation,
-    Decision,
-    Encounter,
     EncounterEvent,
     EncounterTracker,
     IdentityStore,
+    Observed,
 )
 
 __all__ = [
     "ChipObservation",
-    "Decision",
-    "Encounter",
     "EncounterConfig",
     "EncounterEvent",
     "EncounterTracker",
     "IdentityStore",
+    "Observed",
+    "Track",
 ]

@@ -2,40 +2,62 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class EncounterConfig(BaseModel):
-    """How chips are grouped into encounters and how an encounter is decided."""
+    """How chips of one camera are split into per-individual tracks (encounters)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "threshold" in data:
+            raise ValueError(
+                "encounter.threshold was replaced by decision.known_threshold and "
+                "decision.unknown_threshold (known / review / unknown): set those instead"
+            )
+        return data
 
     gap_s: float = Field(
         default=60.0,
         gt=0,
-        description="Chips of one camera whose capture times are at most this far apart belong "
-        "to one encounter.",
+        description="A chip may join an open track of its camera only when its capture time is "
+        "at most this far from the track's latest chip; a track whose camera sends a chip "
+        "later than this after its latest one ends.",
     )
     end_after_s: float | None = Field(
         default=None,
         gt=0,
-        description="An encounter ends (its 'end' event is sent) when its camera has sent no "
-        "chip for this many seconds of wall-clock time. Default: gap_s.",
+        description="An encounter ends (its 'end' event is sent) when it has received no chip "
+        "for this many seconds of wall-clock time. Default: gap_s.",
     )
-    threshold: float | None = Field(
+    same_individual: float | None = Field(
         default=None,
         ge=-1.0,
         le=1.0,
-        description="Cosine similarity at or above which a match is a known individual. Default: "
-        "the calibrated threshold in the model card.",
+        description="Cosine similarity of a chip to an open track (its mean, or one of its "
+        "recent chips) at or above which the chip joins it; below, it opens a new track. "
+        "Default: the model card's tracks.same_individual (calibrated by bear-train).",
+    )
+    recent_chips: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="A chip is compared with this many of a track's latest chips as well as with "
+        "its mean (a bear turning its head drifts away from the mean).",
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Candidates listed in every event.")
     unknown_after_chips: int = Field(
         default=2,
         ge=1,
-        description="An encounter below the threshold becomes a new provisional individual "
+        description="An encounter decided 'unknown' becomes a new provisional individual "
         "(and raises the unknown alert) only once it has this many chips, or when it ends: "
-        "one blurry first frame is not a new bear. Known bears are announced at once.",
+        "one blurry first frame is not a new bear. Known and review encounters are announced "
+        "at once.",
     )
     max_provisional_references: int = Field(
         default=20,

@@ -1,13 +1,18 @@
-"""The encounter tracker: groups chips per camera, decides each encounter from all its
-chips, clusters unknown bears online, and says which events to publish.
+"""The encounter tracker: splits each camera's chips into per-individual tracks, decides
+each track from all its chips, and says which events to publish.
 
-An encounter is decided on the mean of its chips' normalised embeddings. Above the
-threshold it is the best-matching individual (known, or a provisional
-``unknown-NNNN`` from an earlier visit); below, it gets a new provisional
-individual made from its chips, so the next visit of the same new bear matches
-it. Events: ``new`` at the first chip, ``update`` when the decision or the best
-chip changes, ``end`` when the camera has been quiet long enough. The event that
-creates a provisional individual goes to the ``unknown`` channel, all others to
+A chip joins the open track of its camera that it matches best (the track's
+mean or recent chips, `Track.similarity`) when that reaches the same-individual
+similarity and the chip is within the gap; otherwise it opens a new track. Each
+track is an encounter, decided on the mean of its chips' embeddings through
+`bearagent.decisions.decide`: ``known`` (the best candidate), ``review`` (a
+person decides; nothing is created) or ``unknown`` (a new provisional individual
+made from its chips, once it has enough of them, so the next visit of the same
+new bear matches it). Two open tracks of one camera decided as the same
+individual merge: the younger ends with a ``merged`` event. Events: ``new`` at
+the first decision, ``update`` when the decision or the best chip changes,
+``end`` when the track has been quiet long enough. The event that creates a
+provisional individual goes to the ``unknown`` channel, all others to
 ``sighting``.
 """
 
@@ -16,32 +21,25 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
 import numpy as np
 
+from bearagent.decisions import NEIGHBOURS, Decision, DecisionRule, Outcome, decide
 from bearagent.encounters.config import EncounterConfig
+from bearagent.encounters.track import ChipObservation, Track
+from bearagent.matching.knn import Candidate
 
-
-class CandidateLike(Protocol):
-    """A ranked individual (what the matcher returns)."""
-
-    @property
-    def individual_id(self) -> str: ...
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def similarity(self) -> float: ...
-    @property
-    def kind(self) -> str: ...
+EventType = Literal["new", "update", "end", "merged"]
+Channel = Literal["sighting", "unknown"]
 
 
 class IdentityStore(Protocol):
     """What the tracker needs from the gallery and its index."""
 
-    def search(self, queries: np.ndarray, k: int) -> Sequence[Sequence[CandidateLike]]: ...
+    def search(self, queries: np.ndarray, k: int) -> Sequence[Sequence[Candidate]]: ...
     def create_provisional(self, embeddings: np.ndarray, sources: list[str]) -> str: ...
     def add_references(
         self, individual_id: str, embeddings: np.ndarray, sources: list[str]
@@ -49,236 +47,281 @@ class IdentityStore(Protocol):
 
 
 @dataclass(frozen=True)
-class ChipObservation:
-    """One embedded chip and its own match."""
-
-    file: str
-    camera: str
-    site: str
-    captured_at: datetime
-    embedding: np.ndarray
-    candidates: tuple[CandidateLike, ...]
-
-    @property
-    def best_similarity(self) -> float:
-        """Similarity of the chip's own best candidate (-1 with an empty gallery)."""
-        return self.candidates[0].similarity if self.candidates else -1.0
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Who an encounter is, and why."""
-
-    individual_id: str
-    name: str | None
-    kind: str  # "known" or "provisional"
-    similarity: float  # best similarity that decided it (to the gallery, before any new id)
-    threshold: float
-    candidates: tuple[CandidateLike, ...]
-
-
-@dataclass
-class Encounter:
-    """The live state of one encounter."""
-
-    id: str
-    camera: str
-    site: str
-    started_at: datetime
-    last_captured_at: datetime
-    last_arrival: float
-    chips: list[ChipObservation] = field(default_factory=list)
-    embedding_sum: np.ndarray | None = None
-    decision: Decision | None = None
-    best_chip: ChipObservation | None = None
-    provisional_id: str | None = None
-    provisional_references: int = 0
-    announced: bool = False  # its `new` event has been sent
-
-
-@dataclass(frozen=True)
 class EncounterEvent:
     """An event to publish about an encounter."""
 
     event_id: str
-    type: Literal["new", "update", "end"]
-    channel: Literal["sighting", "unknown"]
+    type: EventType
+    channel: Channel
     encounter_id: str
     camera: str
     site: str
     started_at: datetime
-    chip: ChipObservation  # the chip that caused it (for `end`: the best chip)
-    best_chip: ChipObservation
+    last_captured_at: datetime
+    chip: ChipObservation  # the chip that caused it (for `end` and `merged`: the best chip)
     decision: Decision
     chip_count: int
+    chips: tuple[ChipObservation, ...] = ()  # `end` only: every chip, oldest first
+    merged_into: str | None = None  # `merged` only
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a batch of chips caused: events, and each chip's encounter (in input order)."""
+
+    events: list[EncounterEvent]
+    encounter_ids: list[str]
 
 
 class EncounterTracker:
-    """Per-camera encounters over a stream of chips (one thread; not thread-safe)."""
+    """Per-camera tracks over a stream of chips (one thread; not thread-safe)."""
 
     def __init__(
         self,
         cfg: EncounterConfig,
-        threshold: float,
+        rules: Callable[[], DecisionRule],
+        same_individual: float,
         store: IdentityStore,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cfg = cfg
-        self.threshold = threshold
+        self.rules = rules
+        self.same_individual = same_individual
         self.store = store
         self.clock = clock
-        self.open: dict[str, Encounter] = {}  # camera -> its open encounter
+        self._open: dict[str, list[Track]] = {}  # camera -> its open tracks, oldest first
+        self._published: dict[str, tuple[Decision, ChipObservation]] = {}
+        self._referenced: dict[str, int] = {}  # track -> chips considered as references
 
-    def observe(self, chip: ChipObservation) -> list[EncounterEvent]:
-        """Add a chip; returns the events it causes (an ``end`` of the camera's previous
-        encounter when the chip is too far from it in time, then ``new`` or ``update``)."""
+    @property
+    def open_count(self) -> int:
+        """Open encounters."""
+        return sum(len(v) for v in self._open.values())
+
+    def forget(self) -> None:
+        """Drop every open track without events (their rows were rolled back)."""
+        self._open.clear()
+        self._published.clear()
+        self._referenced.clear()
+
+    def observe(self, chips: Sequence[ChipObservation]) -> Observed:
+        """Add a batch of chips (in capture order per camera); returns what they cause."""
         events: list[EncounterEvent] = []
-        enc = self.open.get(chip.camera)
-        if enc is not None and not self._belongs(enc, chip):
-            events += self._end(enc)
-            enc = None
-        if enc is None:
-            enc = Encounter(
+        ids: list[str] = []
+        touched: list[Track] = []
+        for chip in chips:
+            events += self._end_passed(chip)
+            track = self._join(chip)
+            ids.append(track.id)
+            if track not in touched:
+                touched.append(track)
+        live = [t for t in touched if self._is_open(t)]
+        created = self._decide_many([t for t in live if t.dirty], may_create=None)
+        events += [e for t in live if (e := self._announce(t, t.id in created))]
+        for camera in dict.fromkeys(t.camera for t in live):
+            events += self._merge_same(camera)
+        return Observed(events, ids)
+
+    def expire(self) -> list[EncounterEvent]:
+        """End the tracks that received no chip for ``end_after`` seconds."""
+        now = self.clock()
+        quiet = [t for ts in self._open.values() for t in ts
+                 if now - t.last_arrival >= self.cfg.end_after]  # fmt: skip
+        return [event for t in quiet for event in self._end(t)]
+
+    def end_all(self) -> list[EncounterEvent]:
+        """End every open track (at shutdown)."""
+        return [
+            event for ts in list(self._open.values()) for t in list(ts) for event in self._end(t)
+        ]
+
+    # --- assignment ---------------------------------------------------------------------
+
+    def _is_open(self, track: Track) -> bool:
+        return track in self._open.get(track.camera, [])
+
+    def _end_passed(self, chip: ChipObservation) -> list[EncounterEvent]:
+        """End the camera's tracks whose latest chip lies more than the gap before `chip`."""
+        passed = [
+            t for t in self._open.get(chip.camera, [])
+            if (chip.captured_at - t.last_captured_at).total_seconds() > self.cfg.gap_s
+        ]  # fmt: skip
+        return [event for t in passed for event in self._end(t)]
+
+    def _join(self, chip: ChipObservation) -> Track:
+        """The open track `chip` joins, or a new one."""
+        tracks = self._open.setdefault(chip.camera, [])
+        near = [t for t in tracks if t.within_gap(chip.captured_at, self.cfg.gap_s)]
+        best = max(near, key=lambda t: t.similarity(chip), default=None)
+        if best is None or best.similarity(chip) < self.same_individual:
+            best = Track(
                 id=str(uuid.uuid4()),
                 camera=chip.camera,
                 site=chip.site,
                 started_at=chip.captured_at,
                 last_captured_at=chip.captured_at,
                 last_arrival=self.clock(),
+                recent_size=self.cfg.recent_chips,
             )
-            self.open[chip.camera] = enc
-        event = self._add(enc, chip)
-        if event is not None:
-            events.append(event)
-        return events
+            tracks.append(best)
+        best.add(chip, self.clock())
+        return best
 
-    def expire(self) -> list[EncounterEvent]:
-        """End the encounters whose camera has been quiet for ``end_after`` seconds."""
-        now = self.clock()
-        quiet = [e for e in self.open.values() if now - e.last_arrival >= self.cfg.end_after]
-        return [event for e in quiet for event in self._end(e)]
+    # --- decisions ----------------------------------------------------------------------
 
-    def end_all(self) -> list[EncounterEvent]:
-        """End every open encounter (at shutdown)."""
-        return [event for e in list(self.open.values()) for event in self._end(e)]
+    def _decide_many(self, tracks: list[Track], may_create: bool | None) -> set[str]:
+        """Decide `tracks` with one search; returns the ids of those that created an individual.
 
-    def _belongs(self, enc: Encounter, chip: ChipObservation) -> bool:
-        gap = abs((chip.captured_at - enc.last_captured_at).total_seconds())
-        return gap <= self.cfg.gap_s
-
-    def _add(self, enc: Encounter, chip: ChipObservation) -> EncounterEvent | None:
-        enc.chips.append(chip)
-        enc.last_arrival = self.clock()
-        enc.last_captured_at = max(enc.last_captured_at, chip.captured_at)
-        enc.started_at = min(enc.started_at, chip.captured_at)
-        enc.embedding_sum = (
-            chip.embedding.astype(np.float32)
-            if enc.embedding_sum is None
-            else enc.embedding_sum + chip.embedding
-        )
-        previous, previous_best = enc.decision, enc.best_chip
-        if enc.best_chip is None or chip.best_similarity > enc.best_chip.best_similarity:
-            enc.best_chip = chip
-        created = self._decide(enc, len(enc.chips) >= self.cfg.unknown_after_chips)
-        self._grow_provisional(enc, chip, created)
-        assert enc.decision is not None and enc.best_chip is not None  # set just above
-        if not enc.decision.individual_id:
-            return None  # looks unknown, but too few chips to say so yet
-        channel: Literal["sighting", "unknown"] = "unknown" if created else "sighting"
-        if not enc.announced:
-            enc.announced = True
-            return self._event("new", channel, enc, chip)
-        if created or previous is None or previous.individual_id != enc.decision.individual_id:
-            return self._event("update", channel, enc, chip)
-        if previous_best is not enc.best_chip:
-            return self._event("update", "sighting", enc, chip)
-        return None
-
-    def _decide(self, enc: Encounter, may_create: bool) -> bool:
-        """Set `enc.decision`; True when it created a provisional individual.
-
-        Below the threshold with no provisional individual yet and `may_create`
-        false, the decision is left pending (an empty individual_id): one blurry
-        first frame should not raise an unknown-bear alert.
+        `may_create` None: an unknown track creates its provisional individual once it has
+        ``unknown_after_chips`` chips.
         """
-        assert enc.embedding_sum is not None
-        mean = enc.embedding_sum / max(float(np.linalg.norm(enc.embedding_sum)), 1e-12)
-        ranked = [
-            c
-            for c in self.store.search(mean[None, :].astype(np.float32), self.cfg.top_k + 1)[0]
-            if c.individual_id != enc.provisional_id
-        ][: self.cfg.top_k]
-        best = ranked[0] if ranked else None
-        if best is not None and best.similarity >= self.threshold:
-            enc.decision = Decision(
-                best.individual_id,
-                best.name,
-                best.kind,
-                best.similarity,
-                self.threshold,
-                tuple(ranked),
-            )
-            return False
-        created = enc.provisional_id is None
-        if created and not may_create:
-            similarity = best.similarity if best is not None else -1.0
-            enc.decision = Decision("", None, "", similarity, self.threshold, tuple(ranked))
-            return False
-        if created:
-            stack = np.stack(
-                [c.embedding for c in enc.chips[: self.cfg.max_provisional_references]]
-            )
-            enc.provisional_id = self.store.create_provisional(stack, [c.file for c in enc.chips])
-            enc.provisional_references = len(stack)
-        similarity = best.similarity if best is not None else -1.0
-        assert enc.provisional_id is not None
-        enc.decision = Decision(
-            enc.provisional_id, None, "provisional", similarity, self.threshold, tuple(ranked)
-        )
+        if not tracks:
+            return set()
+        depth = max(self.cfg.top_k, NEIGHBOURS)
+        means = np.stack([t.mean() for t in tracks])
+        results = self.store.search(means, depth + 1)
+        rule = self.rules()
+        created: set[str] = set()
+        for track, ranked in zip(tracks, results, strict=True):
+            allowed = len(track.chips) >= self.cfg.unknown_after_chips
+            own = [c for c in ranked if c.individual_id != track.provisional_id][:depth]
+            if self._settle(track, decide(own, rule), may_create if may_create is not None
+                            else allowed):  # fmt: skip
+                created.add(track.id)
+            self._grow_provisional(track, track.id in created)
+            track.dirty = False
         return created
 
-    def _grow_provisional(self, enc: Encounter, chip: ChipObservation, created: bool) -> None:
-        """Later chips of an unknown encounter refine its provisional individual."""
-        if created or enc.decision is None or enc.decision.individual_id != enc.provisional_id:
-            return
-        if enc.provisional_references < self.cfg.max_provisional_references:
-            self.store.add_references(
-                enc.decision.individual_id, chip.embedding[None, :], [chip.file]
+    def _settle(self, track: Track, d: Decision, may_create: bool) -> bool:
+        """Set the track's decision from `d`; True when it created a provisional individual."""
+        d = replace(d, candidates=d.candidates[: self.cfg.top_k])
+        if d.outcome is Outcome.KNOWN:
+            track.decision = d
+            return False
+        if track.provisional_id is not None:  # once created, a stranger stays itself
+            track.decision = replace(d, outcome=Outcome.UNKNOWN).with_individual(
+                track.provisional_id
             )
-            enc.provisional_references += 1
+            return False
+        if d.outcome is Outcome.REVIEW or not may_create:
+            track.decision = d  # review, or unknown still pending (no individual yet)
+            return False
+        cap = self.cfg.max_provisional_references
+        stack = np.stack([c.embedding for c in track.chips[:cap]])
+        track.provisional_id = self.store.create_provisional(stack, [c.file for c in track.chips])
+        track.provisional_references = len(stack)
+        self._referenced[track.id] = len(track.chips)
+        track.decision = d.with_individual(track.provisional_id)
+        return True
 
-    def _end(self, enc: Encounter) -> list[EncounterEvent]:
-        """The encounter's last events: its `end` (after its deferred `new`, if any)."""
-        self.open.pop(enc.camera, None)
-        assert enc.best_chip is not None
-        events = []
-        if not enc.announced:  # it stayed below the threshold: a new unknown bear after all
-            created = self._decide(enc, may_create=True)
-            enc.announced = True
-            events.append(
-                self._event("new", "unknown" if created else "sighting", enc, enc.chips[0])
+    def _grow_provisional(self, track: Track, created: bool) -> None:
+        """Later chips of an unknown encounter refine its provisional individual."""
+        d = track.decision
+        if (
+            created
+            or d is None
+            or d.individual_id is None
+            or d.individual_id != track.provisional_id
+        ):
+            return
+        start = self._referenced.get(track.id, len(track.chips))
+        room = self.cfg.max_provisional_references - track.provisional_references
+        new = track.chips[start:][: max(room, 0)]
+        if new:
+            self.store.add_references(
+                d.individual_id, np.stack([c.embedding for c in new]), [c.file for c in new]
             )
-        events.append(self._event("end", "sighting", enc, enc.best_chip))
+            track.provisional_references += len(new)
+        self._referenced[track.id] = len(track.chips)
+
+    # --- events -------------------------------------------------------------------------
+
+    def _announce(self, track: Track, created: bool) -> EncounterEvent | None:
+        """The `new` or `update` event a fresh decision calls for, if any."""
+        d, latest = track.decision, track.chips[-1]
+        assert d is not None and track.best_chip is not None
+        if d.outcome is Outcome.UNKNOWN and d.individual_id is None:
+            return None  # looks unknown, but too few chips to say so yet
+        channel: Channel = "unknown" if created else "sighting"
+        previous = self._published.get(track.id)
+        if not track.announced:
+            track.announced = True
+            return self._event("new", channel, track, latest)
+        assert previous is not None
+        old, old_best = previous
+        if created or (old.outcome, old.individual_id) != (d.outcome, d.individual_id):
+            return self._event("update", channel, track, latest)
+        if old_best is not track.best_chip:
+            return self._event("update", "sighting", track, latest)
+        return None
+
+    def _merge_same(self, camera: str) -> list[EncounterEvent]:
+        """Merge the camera's open tracks that were decided as the same known individual."""
+        events: list[EncounterEvent] = []
+        by_individual: dict[str, Track] = {}
+        for track in list(self._open.get(camera, [])):
+            d = track.decision
+            if d is None or d.outcome is not Outcome.KNOWN or d.individual_id is None:
+                continue
+            keep = by_individual.setdefault(d.individual_id, track)
+            if keep is track:
+                continue
+            self._open[camera].remove(track)
+            if track.announced:
+                assert track.best_chip is not None
+                events.append(self._event("merged", "sighting", track, track.best_chip,
+                                          merged_into=keep.id))  # fmt: skip
+            self._forget_track(track)
+            keep.absorb(track)
+            self._decide_many([keep], may_create=None)
+            if event := self._announce(keep, created=False):
+                events.append(event)
         return events
 
-    @staticmethod
+    def _end(self, track: Track) -> list[EncounterEvent]:
+        """The track's last events: a deferred `new` or an `update` if due, then its `end`."""
+        self._open[track.camera].remove(track)
+        if not self._open[track.camera]:
+            del self._open[track.camera]
+        pending = track.decision is None or (
+            track.decision.outcome is Outcome.UNKNOWN and track.decision.individual_id is None
+        )
+        created = self._decide_many([track], may_create=True) if track.dirty or pending else set()
+        events = [e for e in [self._announce(track, track.id in created)] if e is not None]
+        assert track.best_chip is not None
+        events.append(self._event("end", "sighting", track, track.best_chip,
+                                  chips=tuple(track.chips)))  # fmt: skip
+        self._forget_track(track)
+        return events
+
+    def _forget_track(self, track: Track) -> None:
+        self._published.pop(track.id, None)
+        self._referenced.pop(track.id, None)
+
     def _event(
-        kind: Literal["new", "update", "end"],
-        channel: Literal["sighting", "unknown"],
-        enc: Encounter,
+        self,
+        kind: EventType,
+        channel: Channel,
+        track: Track,
         chip: ChipObservation,
+        *,
+        chips: tuple[ChipObservation, ...] = (),
+        merged_into: str | None = None,
     ) -> EncounterEvent:
-        assert enc.decision is not None and enc.best_chip is not None
+        assert track.decision is not None and track.best_chip is not None
+        self._published[track.id] = (track.decision, track.best_chip)
         return EncounterEvent(
             event_id=str(uuid.uuid4()),
             type=kind,
             channel=channel,
-            encounter_id=enc.id,
-            camera=enc.camera,
-            site=enc.site,
-            started_at=enc.started_at,
+            encounter_id=track.id,
+            camera=track.camera,
+            site=track.site,
+            started_at=track.started_at,
+            last_captured_at=track.last_captured_at,
             chip=chip,
-            best_chip=enc.best_chip,
-            decision=replace(enc.decision),
-            chip_count=len(enc.chips),
+            decision=track.decision,
+            chip_count=len(track.chips),
+            chips=tuple(sorted(chips, key=lambda c: c.captured_at)),
+            merged_into=merged_into,
         )

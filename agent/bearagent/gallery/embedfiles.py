@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from bearagent.chips import ChipRejected, decode_chip, preprocess
+from bearagent.chips import CaptureTime, ChipRejected, decode_chip, preprocess
 from bearagent.runtime.base import Embedder
 
 #: Chips preprocessed and held in memory at once (bounds memory on large folders).
@@ -22,21 +22,30 @@ class EmbeddedFiles:
     paths: list[Path] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
     rejected: dict[Path, str] = field(default_factory=dict)
+    captured: list[CaptureTime | None] = field(default_factory=list)  # per path, with `date`
 
     def matrix(self) -> np.ndarray:
         """The embeddings as one (N, E) float32 matrix, in the order of `paths`."""
         return np.stack(self.embeddings) if self.embeddings else np.zeros((0, 0), np.float32)
 
 
-def embed_files(paths: Sequence[Path], embedder: Embedder) -> EmbeddedFiles:
-    """Embed `paths`; a missing or unreadable file is recorded with its reason, not raised."""
+#: Dates a file from its path and bytes (see `bearagent.chips.capture_time`).
+Dater = Callable[[Path, bytes], CaptureTime]
+
+
+def embed_files(
+    paths: Sequence[Path], embedder: Embedder, date: Dater | None = None
+) -> EmbeddedFiles:
+    """Embed `paths` (and date them with `date`, when given); a missing or unreadable
+    file is recorded with its reason, not raised."""
     result = EmbeddedFiles()
     for start in range(0, len(paths), CHUNK):
         kept: list[Path] = []
         inputs: list[np.ndarray] = []
         for path in paths[start : start + CHUNK]:
             try:
-                image = decode_chip(path.read_bytes(), source=str(path))
+                data = path.read_bytes()
+                image = decode_chip(data, source=str(path))
             except ChipRejected as e:
                 result.rejected[path] = str(e)
                 continue
@@ -48,6 +57,7 @@ def embed_files(paths: Sequence[Path], embedder: Embedder) -> EmbeddedFiles:
                 continue
             kept.append(path)
             inputs.append(preprocess(image, embedder.card.input))
+            result.captured.append(date(path, data) if date is not None else None)
         if kept:
             embeddings = embedder.embed(np.stack(inputs))
             result.paths.extend(kept)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from pathlib import Path
 
 import sqlite_utils
 
+from bearagent.chips import CaptureTime, FileNamePattern, capture_time
 from bearagent.gallery.embedfiles import embed_files
 from bearagent.gallery.errors import GalleryError, InvalidName
 from bearagent.gallery.individuals import create_known, find_by_name, validate_name
+from bearagent.gallery.reference_encounters import group_encounters
 from bearagent.gallery.references import add_references, check_gallery_model
 from bearagent.gallery.writes import writing
 from bearagent.runtime.base import Embedder
@@ -33,13 +36,32 @@ def _known_sources(db: sqlite_utils.Database) -> set[str]:
     return {str(r[0]) for r in db.execute("SELECT source FROM reference_embeddings").fetchall()}
 
 
-def enroll_folder(db: sqlite_utils.Database, root: Path, embedder: Embedder) -> EnrollReport:
+def enroll_folder(
+    db: sqlite_utils.Database,
+    root: Path,
+    embedder: Embedder,
+    *,
+    names: FileNamePattern | None = None,
+    timezone: tzinfo = UTC,
+) -> EnrollReport:
     """Add every image under ``root/<individual>/`` as a reference of that individual.
 
     An individual is found by name (case-insensitive) or created. Images already
     enrolled (same resolved path) are skipped, so enrolling a folder again only
     adds what is new. An image that cannot be decoded is reported with its reason.
+    Each reference keeps its capture time (sidecar, EXIF, file name via `names`,
+    else mtime) and the encounter it belongs to (`group_encounters`).
     """
+    pattern = names if names is not None else FileNamePattern(timezone=timezone)
+
+    def date(path: Path, data: bytes) -> CaptureTime:
+        rel = (
+            path.relative_to(root.resolve()).as_posix()
+            if path.is_relative_to(root.resolve())
+            else path.name
+        )
+        return capture_time(path, rel, data, path.stat().st_mtime, pattern, timezone)
+
     if not root.is_dir():
         raise GalleryError(
             f"{root} is not a folder: enrol a folder laid out as <individual>/<image>"
@@ -64,7 +86,7 @@ def enroll_folder(db: sqlite_utils.Database, root: Path, embedder: Embedder) -> 
             continue
         images = [p.resolve() for p in _images(folder)]
         report.already_enrolled += [p for p in images if str(p) in known]
-        embedded = embed_files([p for p in images if str(p) not in known], embedder)
+        embedded = embed_files([p for p in images if str(p) not in known], embedder, date)
         report.rejected.update(embedded.rejected)
         if not embedded.paths:
             continue
@@ -74,6 +96,15 @@ def enroll_folder(db: sqlite_utils.Database, root: Path, embedder: Embedder) -> 
                 individual_id = create_known(db, name)
                 report.created[name] = individual_id
             sources = [str(p) for p in embedded.paths]
-            report.added[name] = add_references(db, individual_id, embedded.matrix(), sha, sources)
+            matrix = embedded.matrix()
+            report.added[name] = add_references(
+                db,
+                individual_id,
+                matrix,
+                sha,
+                sources,
+                captured_at=[t.when.isoformat() if t else None for t in embedded.captured],
+                encounters=group_encounters(embedded.captured, matrix),
+            )
         known.update(sources)
     return report

@@ -68,7 +68,8 @@ def _target(db: sqlite_utils.Database, ind: PortableIndividual) -> tuple[str, bo
         new_id = ind.id
         reserve_id(db, new_id)
     else:
-        new_id = next_id(db, KNOWN_PREFIX if ind.kind == "known" else PROVISIONAL_PREFIX)
+        prefix = ind.id.rpartition("-")[0] if ind.kind == "provisional" else KNOWN_PREFIX
+        new_id = next_id(db, prefix or PROVISIONAL_PREFIX)
     name = ind.name if ind.name is None or find_by_name(db, ind.name) is None else None
     db.execute(
         "INSERT INTO individuals (id, name, kind, created, notes) VALUES (?, ?, ?, ?, ?)",

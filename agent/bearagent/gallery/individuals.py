@@ -1,4 +1,7 @@
-"""Individuals: named bears (``bear-0001``) and provisional ones (``unknown-0001``).
+"""Individuals: named bears (``bear-0001``) and provisional ones (``unknown-den-01-0001``).
+
+A provisional id carries the agent id of the box that found the bear, so it is
+unique across a fleet (older galleries may still hold ``unknown-0001``).
 
 An id never changes and is never reused; a name is unique (case-insensitive) and
 may change. Commands accept either an id or a name wherever they take an individual.
@@ -15,12 +18,20 @@ import sqlite_utils
 
 from bearagent.gallery.errors import DuplicateName, InvalidName, NotProvisional, UnknownIndividual
 from bearagent.gallery.schema import bump_generation, db_path
-from bearagent.gallery.writes import next_id, now_iso, writing
+from bearagent.gallery.writes import next_id, now_iso, reserve_id, writing
 
 KNOWN_PREFIX = "bear"
 PROVISIONAL_PREFIX = "unknown"
 MAX_NAME_LENGTH = 100
-_ID_LIKE = re.compile(rf"^({KNOWN_PREFIX}|{PROVISIONAL_PREFIX})-\d+$", re.IGNORECASE)
+_ID_LIKE = re.compile(
+    rf"^({KNOWN_PREFIX}|{PROVISIONAL_PREFIX})(-[A-Za-z0-9][A-Za-z0-9_.-]*)?-\d+$", re.IGNORECASE
+)
+
+
+def provisional_prefix(agent_id: str | None) -> str:
+    """The id prefix of provisional individuals this agent creates: ``unknown-<agent_id>``."""
+    return f"{PROVISIONAL_PREFIX}-{agent_id}" if agent_id else PROVISIONAL_PREFIX
+
 
 _SELECT = (
     "SELECT i.id, i.name, i.kind, i.created, i.notes,"
@@ -191,3 +202,34 @@ def promote(db: sqlite_utils.Database, unknown: str, name: str) -> Individual:
         db.execute("DELETE FROM individuals WHERE id = ?", [source.id])
         bump_generation(db)
     return get_individual(db, target_id)
+
+
+def adopt_provisional_ids(db: sqlite_utils.Database, agent_id: str) -> int:
+    """Give box-local provisional ids (``unknown-0007``) this box's agent id; returns how many.
+
+    Older agents named provisional individuals ``unknown-NNNN``, which collide
+    across a fleet. The agent calls this at start: each one becomes
+    ``unknown-<agent_id>-NNNN`` with its references, sightings and encounters.
+    """
+    legacy = re.compile(rf"^{PROVISIONAL_PREFIX}-\d+$")
+    with writing(db):
+        rows = db.execute("SELECT id FROM individuals WHERE kind = 'provisional'").fetchall()
+        old_ids = [str(r[0]) for r in rows if legacy.match(str(r[0]))]
+        tables = set(db.table_names())
+        for old in old_ids:
+            new = f"{provisional_prefix(agent_id)}-{old.rpartition('-')[2]}"
+            db.execute(
+                "INSERT INTO individuals (id, name, kind, created, notes)"
+                " SELECT ?, name, kind, created, notes FROM individuals WHERE id = ?",
+                [new, old],
+            )
+            for table in ("reference_embeddings", "sightings", "encounters"):
+                if table in tables:
+                    db.execute(
+                        f"UPDATE {table} SET individual_id = ? WHERE individual_id = ?", [new, old]
+                    )
+            db.execute("DELETE FROM individuals WHERE id = ?", [old])
+            reserve_id(db, new)
+        if old_ids:
+            bump_generation(db)
+    return len(old_ids)

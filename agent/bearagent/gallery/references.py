@@ -10,7 +10,7 @@ import sqlite_utils
 
 from bearagent.gallery.codec import stack_blobs, to_blob
 from bearagent.gallery.errors import EmbeddingSizeMismatch, GalleryModelMismatch
-from bearagent.gallery.individuals import PROVISIONAL_PREFIX, get_individual
+from bearagent.gallery.individuals import get_individual, provisional_prefix
 from bearagent.gallery.schema import bump_generation, db_path, gallery_state
 from bearagent.gallery.writes import next_id, now_iso, reading, writing
 
@@ -66,14 +66,21 @@ def add_references(
     embeddings: np.ndarray,
     model_sha256: str,
     source: str | Sequence[str],
+    *,
+    captured_at: Sequence[str | None] | None = None,
+    encounters: Sequence[str | None] | None = None,
 ) -> int:
     """Store (N, E) embeddings as references of `individual_id`; returns N.
 
-    `source` is the image each came from (one path for all, or one per row). Joins
-    the caller's transaction if one is open, otherwise commits its own.
+    `source` is the image each came from (one path for all, or one per row);
+    `captured_at` (ISO 8601) and `encounters` (a key shared by the references of
+    one burst) per row, when known. Joins the caller's transaction if one is
+    open, otherwise commits its own.
     """
     sources = [source] * len(embeddings) if isinstance(source, str) else list(source)
-    if len(sources) != len(embeddings):
+    times = list(captured_at) if captured_at is not None else [None] * len(sources)
+    groups = list(encounters) if encounters is not None else [None] * len(sources)
+    if not len(sources) == len(times) == len(groups) == len(embeddings):
         raise ValueError(f"{len(embeddings)} embeddings but {len(sources)} sources")
     with writing(db):
         get_individual(db, individual_id)  # a clear error for an unknown id
@@ -81,12 +88,11 @@ def add_references(
         matrix = _check_embeddings(db, embeddings)
         created = now_iso()
         db.conn.executemany(
-            "INSERT INTO reference_embeddings "
-            "(individual_id, embedding, dim, model_sha256, source, created) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO reference_embeddings (individual_id, embedding, dim, model_sha256,"
+            " source, created, captured_at, encounter) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (individual_id, to_blob(v), matrix.shape[1], model_sha256, s, created)
-                for v, s in zip(matrix, sources, strict=True)
+                (individual_id, to_blob(v), matrix.shape[1], model_sha256, s, created, t, g)
+                for v, s, t, g in zip(matrix, sources, times, groups, strict=True)
             ],
         )
         bump_generation(db, append_only=True)
@@ -99,14 +105,17 @@ def create_provisional(
     model_sha256: str,
     source: str | Sequence[str],
     notes: str = "",
+    *,
+    agent_id: str | None = None,
 ) -> str:
-    """Allocate the next ``unknown-NNNN`` atomically and store its references; returns the id.
+    """Allocate the next ``unknown-<agent_id>-NNNN`` and store its references; returns the id.
 
     Joins the caller's transaction if one is open (so the new id, its references,
     the sighting and the outbox row commit together), otherwise commits its own.
+    Without `agent_id` the id is the older, box-local ``unknown-NNNN``.
     """
     with writing(db):
-        new_id = next_id(db, PROVISIONAL_PREFIX)
+        new_id = next_id(db, provisional_prefix(agent_id))
         db.execute(
             "INSERT INTO individuals (id, name, kind, created, notes) "
             "VALUES (?, NULL, 'provisional', ?, ?)",

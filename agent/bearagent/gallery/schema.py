@@ -7,9 +7,16 @@ Tables (component ``gallery`` in ``schema_versions``):
   provisional), ``kind`` (``known`` | ``provisional``), ``created``, ``notes``;
 - ``reference_embeddings``: float32 little-endian BLOBs with their ``dim``, the
   ``model_sha256`` they were made with, the ``source`` image path and ``created``;
+  v2: the image's ``captured_at`` and the ``encounter`` it belongs to (so
+  calibration can leave a whole encounter out);
 - ``sightings``: one row per chip: file, camera, site, captured_at, processed_at,
-  individual_id, similarity, encounter_id, model_sha256;
+  individual_id, similarity, encounter_id, model_sha256; v2: ``time_source``
+  (sidecar, exif, filename, mtime), ``detection`` (the sidecar's, JSON) and the
+  chip's own ``outcome`` (known, review, unknown);
 - ``gallery_counters``: the next number per id prefix, so ids are never reused;
+- ``calibrations`` (v2): decision thresholds calibrated on this gallery
+  (`bearagent.gallery.calibration`), newest last, with the gallery key they
+  were computed on (stale once the named individuals' references change);
 - ``gallery_state``: ``generation``, a new random value on every change to
   individuals or references, so a matcher in another process knows when to
   reload; ``layout``, a new random value on every change that is more than adding
@@ -76,8 +83,30 @@ def _v1(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO gallery_state (id, generation, layout) VALUES (1, 0, 0)")
 
 
+def _v2(db: sqlite_utils.Database) -> None:
+    for sql in (
+        "ALTER TABLE reference_embeddings ADD COLUMN captured_at TEXT",
+        "ALTER TABLE reference_embeddings ADD COLUMN encounter TEXT",
+        "ALTER TABLE sightings ADD COLUMN time_source TEXT",
+        "ALTER TABLE sightings ADD COLUMN detection TEXT",
+        "ALTER TABLE sightings ADD COLUMN outcome TEXT",
+        "CREATE TABLE calibrations ("
+        " id INTEGER PRIMARY KEY,"
+        " created_at TEXT NOT NULL,"
+        " model_sha256 TEXT NOT NULL,"
+        " gallery_key TEXT NOT NULL,"
+        " score TEXT NOT NULL,"
+        " known REAL NOT NULL,"
+        " unknown REAL NOT NULL,"
+        " individuals INTEGER NOT NULL,"
+        " encounters INTEGER NOT NULL,"
+        " figures TEXT NOT NULL)",
+    ):
+        db.execute(sql)
+
+
 #: The gallery's migrations, oldest first; append, never edit.
-STEPS: list[Migration] = [_v1]
+STEPS: list[Migration] = [_v1, _v2]
 
 
 def ensure_schema(db: sqlite_utils.Database) -> sqlite_utils.Database:

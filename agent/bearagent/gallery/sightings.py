@@ -21,6 +21,9 @@ class Sighting:
     site: str | None = None
     captured_at: str | None = None
     encounter_id: str | None = None
+    time_source: str | None = None  # sidecar, exif, filename or mtime
+    detection: str | None = None  # the sidecar's detection, JSON
+    outcome: str | None = None  # the chip's own decision: known, review or unknown
 
 
 def record_sighting(db: sqlite_utils.Database, sighting: Sighting) -> int:
@@ -31,7 +34,8 @@ def record_sighting(db: sqlite_utils.Database, sighting: Sighting) -> int:
     """
     cursor = db.execute(
         "INSERT INTO sightings (file, camera, site, captured_at, processed_at, individual_id,"
-        " similarity, encounter_id, model_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " similarity, encounter_id, model_sha256, time_source, detection, outcome)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             sighting.file,
             sighting.camera,
@@ -42,6 +46,9 @@ def record_sighting(db: sqlite_utils.Database, sighting: Sighting) -> int:
             sighting.similarity,
             sighting.encounter_id,
             sighting.model_sha256,
+            sighting.time_source,
+            sighting.detection,
+            sighting.outcome,
         ],
     )
     return int(cursor.lastrowid or 0)
@@ -51,7 +58,7 @@ def sightings_of(db: sqlite_utils.Database, individual_id: str, limit: int = 20)
     """The latest sightings of one individual, newest first."""
     rows = db.execute(
         "SELECT file, model_sha256, individual_id, similarity, camera, site, captured_at,"
-        " encounter_id FROM sightings WHERE individual_id = ?"
+        " encounter_id, time_source, detection, outcome FROM sightings WHERE individual_id = ?"
         " ORDER BY coalesce(captured_at, processed_at) DESC, id DESC LIMIT ?",
         [individual_id, limit],
     ).fetchall()

@@ -1,6 +1,6 @@
 """The agent's MQTT side: topics, JSON payloads, the SQLite outbox and its publisher.
 
-The pipeline builds a payload (`sighting_payload`, `unknown_payload`), writes it
+The pipeline builds a payload (`encounter_payload`, `correction_payload`), writes it
 with `outbox.enqueue` in the transaction that records the sighting, then calls
 `Publisher.notify`; the publisher delivers it and deletes the row on PUBACK.
 """
@@ -11,29 +11,29 @@ from bearagent.mqtt.config import MqttConfig, TlsConfig, TlsVersion
 from bearagent.mqtt.errors import CredentialsError, MqttError, TlsError, TopicError
 from bearagent.mqtt.payloads import (
     SCHEMA_VERSION,
-    Candidate,
-    Decision,
-    Encounter,
+    ChipRef,
+    EncounterRef,
+    Identity,
     ModelRef,
     Origin,
     Percentiles,
     SightingType,
     Stats,
+    correction_payload,
+    encounter_payload,
     load_schema,
-    sighting_payload,
     stats_payload,
     status_payload,
-    unknown_payload,
 )
 from bearagent.mqtt.publisher import MqttPublisher, PublisherCounters
 from bearagent.mqtt.topics import Topics, validate_agent_id
 
 __all__ = [
     "SCHEMA_VERSION",
-    "Candidate",
+    "ChipRef",
     "CredentialsError",
-    "Decision",
-    "Encounter",
+    "EncounterRef",
+    "Identity",
     "ModelRef",
     "MqttConfig",
     "MqttError",
@@ -49,11 +49,11 @@ __all__ = [
     "TlsVersion",
     "TopicError",
     "Topics",
+    "correction_payload",
+    "encounter_payload",
     "load_schema",
     "outbox",
-    "sighting_payload",
     "stats_payload",
     "status_payload",
-    "unknown_payload",
     "validate_agent_id",
 ]

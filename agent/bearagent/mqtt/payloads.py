@@ -23,7 +23,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from bearagent.chips.capture import Detection, TimeSource
-from bearagent.decisions import Decision, Outcome
+from bearagent.decisions import Decision, DecisionRule, Outcome
 from bearagent.matching.knn import Candidate
 
 #: Version of the payload format; a change an older consumer cannot read bumps it.
@@ -363,3 +363,31 @@ def _timestamp(value: datetime, what: str) -> str:
     if offset.total_seconds() % 60:  # ISO 8601 offsets are whole minutes
         value = value.astimezone(UTC)
     return value.isoformat()
+
+
+def decision_from_fields(fields: dict[str, Any], top_k: Sequence[dict[str, Any]]) -> Decision:
+    """The `Decision` an event's ``decision`` and ``top_k`` objects describe (crash recovery)."""
+    thresholds = fields["thresholds"]
+    return Decision(
+        outcome=Outcome(fields["status"]),
+        individual_id=fields["individual_id"],
+        name=fields["name"],
+        provisional=bool(fields["provisional"]),
+        score=float(fields["score"]["value"]),
+        similarity=float(fields["similarity"]),
+        rule=DecisionRule(
+            fields["score"]["name"],
+            float(thresholds["known"]),
+            float(thresholds["unknown"]),
+            thresholds["source"],
+        ),
+        candidates=tuple(
+            Candidate(
+                c["individual_id"],
+                c["name"],
+                "provisional" if PROVISIONAL_ID.match(c["individual_id"]) else "known",
+                float(c["similarity"]),
+            )
+            for c in top_k
+        ),
+    )

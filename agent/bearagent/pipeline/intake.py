@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 
 import numpy as np
 
-from bearagent.chips import ChipRejected, decode_chip, read_capture_time
+from bearagent.chips import CaptureTime, ChipRejected, FileNamePattern, capture_time, decode_chip
 from bearagent.ledger import FileIdentity, Ledger, content_sha256
 from bearagent.watch import ChipSource, WatchConfig, read_chip
 
@@ -35,7 +35,7 @@ class Decoded:
     arrival: Arrival
     identity: FileIdentity
     image: np.ndarray
-    captured_at: datetime
+    captured: CaptureTime
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,17 @@ class Skipped:
 Outcome = Decoded | Rejected | Skipped
 
 
-def take_in(arrival: Arrival, ledger: Ledger, cfg: WatchConfig, local_tz: tzinfo) -> Outcome:
-    """Read, identify and decode one file (no database writes)."""
+@dataclass(frozen=True)
+class Dating:
+    """How chips are dated: file-name patterns, the timezone of naive times, sidecars."""
+
+    names: FileNamePattern
+    timezone: tzinfo
+    sidecars: bool = True
+
+
+def take_in(arrival: Arrival, ledger: Ledger, cfg: WatchConfig, dating: Dating) -> Outcome:
+    """Read, identify, decode and date one file (no database writes)."""
     src = arrival.source
     try:
         st = src.path.stat()
@@ -85,9 +94,13 @@ def take_in(arrival: Arrival, ledger: Ledger, cfg: WatchConfig, local_tz: tzinfo
         image = decode_chip(data, source=src.relative, max_pixels=cfg.max_pixels)
     except ChipRejected as e:
         return Rejected(arrival, ident, e.reason, str(e), fresh)
-    taken = read_capture_time(data)
-    if taken is None:
-        taken = datetime.fromtimestamp(st.st_mtime, tz=local_tz)
-    elif taken.tzinfo is None:
-        taken = taken.replace(tzinfo=local_tz)
+    taken = capture_time(
+        src.path,
+        src.relative,
+        data,
+        st.st_mtime,
+        dating.names,
+        dating.timezone,
+        sidecars=dating.sidecars,
+    )
     return Decoded(arrival, ident, image, taken)

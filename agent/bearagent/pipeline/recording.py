@@ -1,51 +1,29 @@
-"""Recording what the worker decided: chip sightings, encounter state, outbox events.
+"""Recording what the worker decided: chip sightings, encounter rows, outbox events.
 
 Everything here runs inside the worker's transaction and never commits itself.
-Open encounters are kept in the ``encounters`` table with their latest event, so
-after a crash or power cut their ``end`` event is still sent (`recover_open`).
+`event_payload` is the one place an `EncounterEvent` becomes a payload.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import sqlite_utils
 
-from bearagent.encounters import ChipObservation, Encounter, EncounterEvent
-from bearagent.encounters.tracker import CandidateLike
+from bearagent.decisions import Decision, Outcome
+from bearagent.encounters import ChipObservation, EncounterEvent
+from bearagent.encounters import store as encounter_store
 from bearagent.gallery.references import add_references, create_provisional
 from bearagent.gallery.sightings import Sighting, record_sighting
 from bearagent.ledger import FileIdentity
 from bearagent.matching.index import GalleryIndex
+from bearagent.matching.knn import Candidate
 from bearagent.mqtt import outbox, payloads
-from bearagent.mqtt.topics import Topics
-from bearagent.store import migrate
-
-
-def _v1(db: sqlite_utils.Database) -> None:
-    db.execute(
-        """CREATE TABLE encounters (
-            id TEXT PRIMARY KEY,
-            camera TEXT NOT NULL,
-            site TEXT NOT NULL,
-            started_at TEXT NOT NULL,
-            individual_id TEXT,
-            chip_count INTEGER NOT NULL,
-            ended INTEGER NOT NULL DEFAULT 0,
-            last_event TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        )"""
-    )
-    db.execute("CREATE INDEX encounters_open ON encounters (ended) WHERE ended = 0")
-
-
-STEPS = [_v1]
 
 
 @dataclass(frozen=True)
@@ -59,19 +37,24 @@ class ModelIdentity:
 class GalleryIdentity:
     """The tracker's `IdentityStore` over the gallery tables and its in-memory index."""
 
-    def __init__(self, db: sqlite_utils.Database, model: ModelIdentity) -> None:
+    def __init__(self, db: sqlite_utils.Database, model: ModelIdentity, agent_id: str) -> None:
         self.db = db
         self.model = model
+        self.agent_id = agent_id
         self.index = GalleryIndex(db, model.sha256, model.name)
 
-    def search(self, queries: np.ndarray, k: int) -> Sequence[Sequence[CandidateLike]]:
+    def search(self, queries: np.ndarray, k: int) -> Sequence[Sequence[Candidate]]:
         """Top-k individuals per query (reloads the index when the gallery changed)."""
         return self.index.search(queries, k)
 
     def create_provisional(self, embeddings: np.ndarray, sources: list[str]) -> str:
-        """A new ``unknown-NNNN`` made from these chips (joins the open transaction)."""
+        """A new ``unknown-<agent_id>-NNNN`` made from these chips (joins the transaction)."""
         return create_provisional(
-            self.db, embeddings, self.model.sha256, sources[: len(embeddings)]
+            self.db,
+            embeddings,
+            self.model.sha256,
+            sources[: len(embeddings)],
+            agent_id=self.agent_id,
         )
 
     def add_references(
@@ -81,134 +64,87 @@ class GalleryIdentity:
         add_references(self.db, individual_id, embeddings, self.model.sha256, sources)
 
 
+def _chip_ref(chip: ChipObservation) -> payloads.ChipRef:
+    return payloads.ChipRef(chip.file, chip.captured_at, chip.time_source)
+
+
+def event_payload(e: EncounterEvent, agent_id: str, model: ModelIdentity) -> str:
+    """The JSON payload of an encounter event."""
+    return payloads.encounter_payload(
+        e.channel,
+        payloads.SightingType(e.type),
+        event_id=uuid.UUID(e.event_id),
+        origin=payloads.Origin(agent_id, e.site, e.camera, _chip_ref(e.chip), e.chip.detection),
+        encounter=payloads.EncounterRef(
+            e.encounter_id,
+            e.chip_count,
+            e.started_at,
+            e.last_captured_at,
+            tuple(_chip_ref(c) for c in e.chips),
+            e.merged_into,
+        ),
+        model=payloads.ModelRef(model.name, model.sha256),
+        decision=e.decision,
+    )
+
+
 class Recorder:
     """Writes chips and events of the worker's batch (inside its transaction)."""
 
-    def __init__(
-        self,
-        db: sqlite_utils.Database,
-        identity: GalleryIdentity,
-        topics: Topics,
-        agent_id: str,
-        threshold: float,
-    ) -> None:
-        migrate(db, "encounters", STEPS)
+    def __init__(self, db: sqlite_utils.Database, identity: GalleryIdentity) -> None:
         self.db = db
         self.identity = identity
-        self.topics = topics
-        self.agent_id = agent_id
-        self.threshold = threshold
 
     def record_chip(
-        self, chip: ChipObservation, ident: FileIdentity, enc: Encounter | None
+        self, chip: ChipObservation, own: Decision, ident: FileIdentity, encounter_id: str
     ) -> None:
-        """One sighting row with the chip's own match (None below the threshold)."""
+        """One sighting row with the chip's own decision (its individual only when known)."""
         best = chip.candidates[0] if chip.candidates else None
-        matched = best is not None and best.similarity >= self.threshold
         record_sighting(
             self.db,
             Sighting(
                 file=ident.path,
                 model_sha256=self.identity.model.sha256,
-                individual_id=best.individual_id if matched and best else None,
+                individual_id=own.individual_id if own.outcome is Outcome.KNOWN else None,
                 similarity=best.similarity if best else None,
                 camera=chip.camera,
                 site=chip.site,
                 captured_at=chip.captured_at.isoformat(),
-                encounter_id=enc.id if enc else None,
+                encounter_id=encounter_id,
+                time_source=chip.time_source,
+                detection=(
+                    json.dumps(dataclasses.asdict(chip.detection)) if chip.detection else None
+                ),
+                outcome=own.outcome.value,
             ),
         )
 
     def record_events(self, events: list[EncounterEvent]) -> None:
         """Queue each event in the outbox and keep its encounter's row up to date."""
+        model = self.identity.model
         for event in events:
-            topic, text = self._payload(event)
-            outbox.enqueue(self.db, topic, text, event_id=event.event_id)
-            self._save_encounter(event, text)
-
-    def _payload(self, e: EncounterEvent) -> tuple[str, str]:
-        origin = payloads.Origin(self.agent_id, e.site, e.camera, e.chip.file, e.chip.captured_at)
-        common: dict[str, Any] = {
-            "event_id": uuid.UUID(e.event_id),
-            "origin": origin,
-            "encounter": payloads.Encounter(e.encounter_id, e.chip_count, e.started_at),
-            "model": payloads.ModelRef(self.identity.model.name, self.identity.model.sha256),
-            "decision": payloads.Decision(
-                e.decision.individual_id,
-                e.decision.name,
-                e.decision.similarity,
-                e.decision.threshold,
-            ),
-            "top_k": [
-                payloads.Candidate(c.individual_id, c.name, c.similarity)
-                for c in e.decision.candidates
-            ],
-        }
-        if e.channel == "unknown":
-            return self.topics.unknown, payloads.unknown_payload(**common)
-        return self.topics.sighting, payloads.sighting_payload(
-            payloads.SightingType(e.type), **common
-        )
-
-    def _save_encounter(self, e: EncounterEvent, text: str) -> None:
-        self.db.execute(
-            "INSERT INTO encounters (id, camera, site, started_at, individual_id, chip_count,"
-            " ended, last_event, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(id) DO UPDATE SET individual_id = excluded.individual_id,"
-            " chip_count = excluded.chip_count, ended = excluded.ended,"
-            " last_event = excluded.last_event, updated_at = excluded.updated_at",
-            [
-                e.encounter_id,
-                e.camera,
-                e.site,
-                e.started_at.isoformat(),
-                e.decision.individual_id,
-                e.chip_count,
-                int(e.type == "end"),
-                text,
-                datetime.now(UTC).isoformat(),
-            ],
-        )
+            text = event_payload(event, self.identity.agent_id, model)
+            outbox.enqueue(self.db, event.channel, text, event_id=event.event_id)
+            doc = json.loads(text)
+            encounter_store.save(
+                self.db,
+                encounter_store.EncounterRow(
+                    encounter_id=event.encounter_id,
+                    camera=event.camera,
+                    site=event.site,
+                    started_at=event.started_at,
+                    last_captured_at=event.last_captured_at,
+                    chip_count=event.chip_count,
+                    ended=event.type in ("end", "merged"),
+                    merged_into=event.merged_into,
+                    decision={**doc["decision"], "top_k": doc["top_k"]},
+                    last_event=text,
+                ),
+            )
 
     def recover_open(self) -> int:
-        """Send ``end`` for encounters left open by a crash; returns how many."""
-        rows = self.db.execute(
-            "SELECT id, last_event FROM encounters WHERE ended = 0 ORDER BY updated_at"
-        ).fetchall()
-        for encounter_id, last_event in rows:
-            text = _as_end(json.loads(last_event))
-            outbox.enqueue(
-                self.db, self.topics.sighting, text, event_id=json.loads(text)["event_id"]
-            )
-            self.db.execute("UPDATE encounters SET ended = 1 WHERE id = ?", [encounter_id])
-        return len(rows)
-
-
-def _as_end(last: dict[str, Any]) -> str:
-    """An encounter's last event, re-issued as its ``end`` sighting (a new event id)."""
-    decision = last["decision"]
-    return payloads.sighting_payload(
-        payloads.SightingType.END,
-        event_id=uuid.uuid4(),
-        origin=payloads.Origin(
-            last["agent_id"],
-            last["site"],
-            last["camera"],
-            last["file"],
-            datetime.fromisoformat(last["captured_at"]),
-        ),
-        encounter=payloads.Encounter(
-            last["encounter_id"], last["chip_count"], datetime.fromisoformat(last["started_at"])
-        ),
-        model=payloads.ModelRef(last["model"]["name"], last["model"]["sha256"]),
-        decision=payloads.Decision(
-            decision["individual_id"],
-            decision["name"],
-            decision["similarity"],
-            decision["threshold"],
-        ),
-        top_k=[
-            payloads.Candidate(c["individual_id"], c["name"], c["similarity"])
-            for c in last["top_k"]
-        ],
-    )
+        """Queue the ``end`` of every encounter a crash left open; returns how many."""
+        ended = encounter_store.recover_open(self.db)
+        for event_id, text in ended:
+            outbox.enqueue(self.db, "sighting", text, event_id=event_id)
+        return len(ended)

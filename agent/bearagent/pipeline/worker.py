@@ -1,10 +1,11 @@
 """The chip worker: the one thread that turns complete files into recorded sightings
 and queued events.
 
-Per batch: take files in (ledger checks, read, decode), embed them together, match
-each chip, let the encounter tracker decide, then write everything of the batch
-— ledger rows, sightings, encounter state, outbox events — in ONE transaction and
-wake the publisher. A crash before the commit leaves no trace, so the files are
+Per batch: take files in (ledger checks, read, decode, date), embed them
+together, search the gallery once for all of them, let the encounter tracker
+split them into tracks and decide, then write everything of the batch — ledger
+rows, sightings, encounter state, outbox events — in ONE transaction and wake
+the publisher. A crash before the commit leaves no trace, so the files are
 processed again after restart; after it, the ledger makes them no-ops.
 """
 
@@ -16,15 +17,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import tzinfo
 
 from bearagent.chips import preprocess_batch
+from bearagent.decisions import NEIGHBOURS, Decision, DecisionRule, decide
 from bearagent.encounters import ChipObservation, EncounterEvent, EncounterTracker
 from bearagent.ledger import Ledger
 from bearagent.pipeline.batcher import collect_batch
 from bearagent.pipeline.intake import (
     RETRYABLE,
     Arrival,
+    Dating,
     Decoded,
     Outcome,
     Rejected,
@@ -47,7 +49,7 @@ class WorkerSettings:
     watch: WatchConfig
     batch_size: int
     batch_wait_s: float
-    local_tz: tzinfo
+    dating: Dating
     top_k: int
 
 
@@ -61,6 +63,7 @@ class ChipWorker:
         tracker: EncounterTracker,
         recorder: Recorder,
         ledger: Ledger,
+        rules: Callable[[], DecisionRule],
         stats: AgentStats,
         inbox: queue.Queue[Arrival],
         stop_event: threading.Event,
@@ -74,7 +77,9 @@ class ChipWorker:
         self.tracker = tracker
         self.recorder = recorder
         self.ledger = ledger
+        self.rules = rules
         self.stats = stats
+        self._mtime_cameras: set[tuple[str, str]] = set()  # (site, camera) warned about
         self.on_committed = on_committed
         self.on_idle = on_idle
         self.retry = retry
@@ -106,7 +111,7 @@ class ChipWorker:
                 # and once the database works again end the encounters committed
                 # before the failure, as after a crash (else their 'end' never comes).
                 log.error("%s; retrying in 5 s", e)
-                self.tracker.open.clear()
+                self.tracker.forget()
                 recover = True
                 for arrival in batch:
                     self.inbox.put(arrival)
@@ -118,48 +123,63 @@ class ChipWorker:
         """Take in, embed, match, decide and record one batch."""
         settings = self.settings
         outcomes = _unique(
-            [take_in(a, self.ledger, settings.watch, settings.local_tz) for a in _by_path(batch)]
+            [take_in(a, self.ledger, settings.watch, settings.dating) for a in _by_path(batch)]
         )
-        decoded = [o for o in outcomes if isinstance(o, Decoded)]
+        # Tracks want each camera's chips in capture order.
+        decoded = sorted(
+            (o for o in outcomes if isinstance(o, Decoded)), key=lambda d: d.captured.when
+        )
         rejected = [o for o in outcomes if isinstance(o, Rejected)]
         retry_now = [r for r in rejected if r.fresh and r.reason in RETRYABLE]
         rejected = [r for r in rejected if r not in retry_now]
         duplicates = [o for o in outcomes if isinstance(o, Skipped) and o.why == "duplicate"]
-        observations = self._embed_and_match(decoded)
+        observations, own = self._embed_and_match(decoded)
+        events: list[EncounterEvent] = []
         with transaction(self.ledger.db):
             for r in rejected:
                 self.ledger.record(r.identity, "rejected", f"{r.reason}: {r.message}")
             for d in duplicates:
                 if d.identity is not None:
                     self.ledger.record(d.identity, "duplicate")
-            for item, chip in zip(decoded, observations, strict=True):
+            observed = self.tracker.observe(observations)
+            for item, chip, decision, encounter_id in zip(
+                decoded, observations, own, observed.encounter_ids, strict=True
+            ):
                 self.ledger.record(item.identity, "processed")
-                events = self.tracker.observe(chip)
-                self.recorder.record_chip(chip, item.identity, self.tracker.open.get(chip.camera))
-                self.recorder.record_events(events)
+                self.recorder.record_chip(chip, decision, item.identity, encounter_id)
+            events = observed.events
+            self.recorder.record_events(events)
         for r in retry_now:
             self.retry(r.arrival.source)  # maybe still being written: look again later
-        self._count(decoded, rejected, duplicates)
+        self._count(decoded, rejected, duplicates, events)
         if decoded or rejected:
             self.on_committed()
 
-    def _embed_and_match(self, decoded: list[Decoded]) -> list[ChipObservation]:
+    def _embed_and_match(
+        self, decoded: list[Decoded]
+    ) -> tuple[list[ChipObservation], list[Decision]]:
+        """Embed the batch, search each chip once, and decide each chip on its own."""
         if not decoded:
-            return []
+            return [], []
         spec = self.embedder.card.input
         embeddings = self.embedder.embed(preprocess_batch([d.image for d in decoded], spec))
-        candidates = self.recorder.identity.search(embeddings, self.settings.top_k)
-        return [
+        depth = max(self.settings.top_k, NEIGHBOURS)
+        candidates = self.recorder.identity.search(embeddings, depth)
+        rule = self.rules()
+        chips = [
             ChipObservation(
                 file=d.arrival.source.relative,
                 camera=d.arrival.source.camera,
                 site=d.arrival.source.site,
-                captured_at=d.captured_at,
+                captured_at=d.captured.when,
+                time_source=d.captured.source,
                 embedding=e,
-                candidates=tuple(c),
+                candidates=tuple(c[: self.settings.top_k]),
+                detection=d.captured.detection,
             )
             for d, e, c in zip(decoded, embeddings, candidates, strict=True)
         ]
+        return chips, [decide(c, rule) for c in candidates]
 
     def _recover_open(self) -> None:
         """Send ``end`` for the encounters still open in the database (the tracker forgot them)."""
@@ -174,13 +194,38 @@ class ChipWorker:
             return
         with transaction(self.ledger.db):
             self.recorder.record_events(events)
+        self._count_ends(events)
         self.on_committed()
 
+    def _count_ends(self, events: list[EncounterEvent]) -> None:
+        for e in events:
+            if e.type == "end":
+                self.stats.count(f"ended_{e.decision.outcome.value}", 1)
+
     def _count(
-        self, decoded: list[Decoded], rejected: list[Rejected], duplicates: list[Skipped]
+        self,
+        decoded: list[Decoded],
+        rejected: list[Rejected],
+        duplicates: list[Skipped],
+        events: list[EncounterEvent],
     ) -> None:
         now = time.monotonic()
         self.stats.count("processed", len(decoded))
+        self._count_ends(events)
+        for d in decoded:
+            if d.captured.source != "mtime":
+                continue
+            self.stats.count("mtime_dated", 1)
+            where = (d.arrival.source.site, d.arrival.source.camera)
+            if where not in self._mtime_cameras:
+                self._mtime_cameras.add(where)
+                log.warning(
+                    "chips of camera %s/%s carry no capture time (no sidecar, EXIF or time in the "
+                    "file name, e.g. %s): dated by file modification time, which is when they "
+                    "were copied; set capture.filename_pattern if their names carry the time",
+                    *where,
+                    d.arrival.source.relative,
+                )
         self.stats.count("duplicates", len(duplicates))
         for r in rejected:
             self.stats.rejected(r.reason)

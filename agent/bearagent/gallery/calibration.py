@@ -1,0 +1,274 @@
+"""Decision thresholds calibrated on the gallery the box actually holds.
+
+bear-train's thresholds were chosen on its val gallery; the box's gallery has
+other individuals and another size, so the scores shift. Here the gallery's
+own named individuals stand in for the queries:
+
+- *genuine*: each encounter's normalised mean embedding, searched with that
+  encounter's references left out (leave-one-encounter-out) — its individual is
+  still there through its other encounters;
+- *strangers*: the same query with all of its individual's references left out
+  (leave-one-individual-out) — whoever it matches is wrong.
+
+`calibrate_references` is the pure function (bear-train's bench calls it too);
+`calibrate_gallery` runs it on the database and stores the result in the
+``calibrations`` table with the gallery key it was computed on, so the agent
+knows when it is stale. Provisional individuals (the agent's own guesses) take
+no part. A gallery too small to calibrate on keeps the model card's thresholds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import sqlite_utils
+from numpy.typing import NDArray
+
+from bearagent.decisions import Calibration, calibrate, open_set_score
+from bearagent.decisions.config import DecisionConfig
+from bearagent.decisions.scores import NEIGHBOURS
+from bearagent.gallery.codec import stack_blobs
+from bearagent.gallery.reference_encounters import group_encounters
+from bearagent.gallery.schema import gallery_state
+from bearagent.gallery.writes import now_iso, reading, writing
+
+log = logging.getLogger(__name__)
+
+#: Queries per similarity block (block x references float32 stays small).
+_BLOCK = 64
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """How the gallery is calibrated on, and when it is large enough to win."""
+
+    target_error: float = 0.05
+    target_false_unknown: float = 0.05
+    min_individuals: int = 8
+    min_encounters: int = 30
+    max_queries: int = 2000
+    seed: int = 0
+
+
+def settings_from(cfg: DecisionConfig) -> CalibrationSettings:
+    """Gallery calibration settings from the agent's ``decision`` section."""
+    return CalibrationSettings(
+        target_error=cfg.target_error_rate,
+        target_false_unknown=cfg.target_false_unknown_rate,
+        min_individuals=cfg.min_individuals,
+        min_encounters=cfg.min_encounters,
+        max_queries=cfg.max_queries,
+    )
+
+
+@dataclass(frozen=True)
+class GalleryCalibration:
+    """The outcome of calibrating on a gallery: thresholds, or why there are none."""
+
+    calibration: Calibration | None
+    individuals: int  # named individuals with two or more encounters
+    encounters: int  # genuine queries used
+    reason: str  # what was done, or why the card's thresholds stay in force
+
+
+@dataclass(frozen=True)
+class StoredCalibration:
+    """A row of the ``calibrations`` table."""
+
+    id: int
+    created_at: str
+    score: str
+    known: float
+    unknown: float
+    individuals: int
+    encounters: int
+    figures: dict[str, float | int]
+
+
+def leave_out_scores(
+    embeddings: NDArray[np.float32],
+    individuals: list[str],
+    encounters: list[str],
+    score: str,
+    max_queries: int = 2000,
+    seed: int = 0,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], int]:
+    """(genuine scores, genuine top-1 correct, stranger scores, eligible individuals)."""
+    ids = np.asarray(individuals, dtype=str)
+    keys = np.char.add(np.char.add(ids, "\x00"), np.asarray(encounters, dtype=str))
+    order = np.argsort(ids, kind="stable")
+    ids, keys, refs = ids[order], keys[order], np.asarray(embeddings, np.float32)[order]
+    names, starts = np.unique(ids, return_index=True)
+    enc_keys, enc_of = np.unique(keys, return_inverse=True)
+    owner = np.searchsorted(names, ids)  # individual index of each reference
+    enc_owner = np.zeros(len(enc_keys), dtype=np.int64)
+    enc_owner[enc_of] = owner
+    per_individual = np.bincount(enc_owner, minlength=len(names))
+    means = np.zeros((len(enc_keys), refs.shape[1]), np.float64)
+    np.add.at(means, enc_of, refs)
+    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    queries = np.arange(len(enc_keys))
+    if len(queries) > max_queries:
+        queries = np.sort(np.random.default_rng(seed).choice(queries, max_queries, replace=False))
+    genuine, correct, strangers = [], [], []
+    for lo in range(0, len(queries), _BLOCK):
+        q = queries[lo : lo + _BLOCK]
+        sims = means[q].astype(np.float32) @ refs.T  # (B, N)
+        by_individual = np.maximum.reduceat(sims, starts, axis=1)  # (B, M)
+        own = enc_owner[q]
+        rows = np.arange(len(q))
+        alone = by_individual.copy()
+        alone[rows, own] = -np.inf  # leave the whole individual out: a stranger
+        strangers.append(_scores(alone, score))
+        has_more = per_individual[own] >= 2
+        if has_more.any():
+            masked = np.where(enc_of[None, :] == q[:, None], -np.inf, sims)[has_more]
+            left = np.maximum.reduceat(masked, starts, axis=1)  # own encounter left out
+            genuine.append(_scores(left, score))
+            correct.append(np.argmax(left, axis=1) == own[has_more])
+    cat = np.concatenate
+    return (
+        cat(genuine) if genuine else np.zeros(0),
+        cat(correct) if correct else np.zeros(0, bool),
+        cat(strangers) if strangers else np.zeros(0),
+        int((per_individual >= 2).sum()),
+    )
+
+
+def _scores(by_individual: NDArray[np.float32], score: str) -> NDArray[np.float64]:
+    k = min(NEIGHBOURS, by_individual.shape[1])
+    top = -np.sort(-by_individual, axis=1)[:, :k].astype(np.float64)
+    top[~np.isfinite(top)] = np.nan
+    return open_set_score(score, top)
+
+
+def calibrate_references(
+    embeddings: NDArray[np.float32],
+    individuals: list[str],
+    encounters: list[str],
+    score: str,
+    settings: CalibrationSettings = CalibrationSettings(),
+) -> GalleryCalibration:
+    """Thresholds of `score` on these references, or why the gallery is too small."""
+    if len(set(individuals)) < 2:
+        return GalleryCalibration(None, 0, 0, "fewer than 2 named individuals")
+    genuine, correct, strangers, eligible = leave_out_scores(
+        embeddings, individuals, encounters, score, settings.max_queries, settings.seed
+    )
+    if eligible < settings.min_individuals or len(genuine) < settings.min_encounters:
+        return GalleryCalibration(
+            None,
+            eligible,
+            len(genuine),
+            f"too small to calibrate on: {eligible} individuals with two or more encounters "
+            f"(need {settings.min_individuals}) and {len(genuine)} such encounters (need "
+            f"{settings.min_encounters})",
+        )
+    result = calibrate(
+        score, genuine, correct, strangers, settings.target_error, settings.target_false_unknown
+    )
+    return GalleryCalibration(
+        result,
+        eligible,
+        len(genuine),
+        f"calibrated on {eligible} individuals, {len(genuine)} encounters "
+        "(leave-one-encounter-out) and their leave-one-individual-out strangers",
+    )
+
+
+def gallery_key(db: sqlite_utils.Database, model_sha256: str) -> str:
+    """What a calibration depends on: the named individuals' references and the layout."""
+    count, last = db.execute(
+        "SELECT count(*), coalesce(max(r.id), 0) FROM reference_embeddings r"
+        " JOIN individuals i ON i.id = r.individual_id"
+        " WHERE i.kind = 'known' AND r.model_sha256 = ?",
+        [model_sha256],
+    ).fetchone()
+    return f"{model_sha256[:16]}:{count}:{last}:{gallery_state(db)[1]}"
+
+
+def named_references(
+    db: sqlite_utils.Database, model_sha256: str
+) -> tuple[NDArray[np.float32], list[str], list[str]]:
+    """Embeddings, owners and encounter keys of the named individuals' references.
+
+    References enrolled before encounters were recorded are grouped on the fly
+    (near-duplicates of one individual form one encounter).
+    """
+    rows = db.execute(
+        "SELECT r.individual_id, r.encounter, r.embedding, r.dim FROM reference_embeddings r"
+        " JOIN individuals i ON i.id = r.individual_id"
+        " WHERE i.kind = 'known' AND r.model_sha256 = ? ORDER BY r.individual_id, r.id",
+        [model_sha256],
+    ).fetchall()
+    if not rows:
+        return np.zeros((0, 1), np.float32), [], []
+    matrix = stack_blobs([r[2] for r in rows], int(rows[0][3]))
+    owners = [str(r[0]) for r in rows]
+    keys = [str(r[1]) if r[1] is not None else "" for r in rows]
+    for who in {o for o, k in zip(owners, keys, strict=True) if not k}:
+        idx = [i for i, (o, k) in enumerate(zip(owners, keys, strict=True)) if o == who and not k]
+        for i, key in zip(idx, group_encounters([None] * len(idx), matrix[idx]), strict=True):
+            keys[i] = f"grouped:{key}"
+    return matrix, owners, keys
+
+
+def calibrate_gallery(
+    db: sqlite_utils.Database,
+    model_sha256: str,
+    score: str,
+    settings: CalibrationSettings = CalibrationSettings(),
+) -> GalleryCalibration:
+    """Calibrate `score` on the gallery and store it (when it is large enough)."""
+    with reading(db):
+        key = gallery_key(db, model_sha256)
+        matrix, owners, keys = named_references(db, model_sha256)
+    result = calibrate_references(matrix, owners, keys, score, settings)
+    if result.calibration is not None:
+        c = result.calibration
+        figures = {**c.point.as_dict(), "auroc": c.auroc, "target_error": c.target_error,
+                   "target_false_unknown": c.target_false_unknown}  # fmt: skip
+        with writing(db):
+            db.execute(
+                "INSERT INTO calibrations (created_at, model_sha256, gallery_key, score, known,"
+                " unknown, individuals, encounters, figures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [now_iso(), model_sha256, key, score, c.known, c.unknown, result.individuals,
+                 result.encounters, json.dumps(figures, allow_nan=True)],
+            )  # fmt: skip
+        log.info("gallery calibration (%s): %s", score, result.reason)
+    return result
+
+
+def current_calibration(
+    db: sqlite_utils.Database, model_sha256: str, score: str
+) -> StoredCalibration | None:
+    """The newest stored calibration of `score` that still matches the gallery, if any."""
+    row = db.execute(
+        "SELECT id, created_at, score, known, unknown, individuals, encounters, figures,"
+        " gallery_key FROM calibrations WHERE model_sha256 = ? AND score = ?"
+        " ORDER BY id DESC LIMIT 1",
+        [model_sha256, score],
+    ).fetchone()
+    if row is None or row[8] != gallery_key(db, model_sha256):
+        return None
+    return StoredCalibration(
+        int(row[0]), str(row[1]), str(row[2]), float(row[3]), float(row[4]), int(row[5]),
+        int(row[6]), json.loads(row[7]),
+    )  # fmt: skip
+
+
+def ensure_calibration(
+    db: sqlite_utils.Database,
+    model_sha256: str,
+    score: str,
+    settings: CalibrationSettings = CalibrationSettings(),
+) -> StoredCalibration | None:
+    """The current calibration, calibrating first when it is missing or stale."""
+    stored = current_calibration(db, model_sha256, score)
+    if stored is None:
+        calibrate_gallery(db, model_sha256, score, settings)
+        stored = current_calibration(db, model_sha256, score)
+    return stored
