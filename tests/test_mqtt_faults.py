@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import support.mqtt_helpers as helpers
-from bearagent.mqtt import MqttConfig, MqttPublisher, Topics, outbox
-from bearagent.store import open_database, transaction
+from bearagent.mqtt import MqttConfig, MqttPublisher, Percentiles, Stats, Topics
+from bearagent.mqtt.retry import RefusedRows
 from support.broker import Mosquitto
 from support.mqtt_helpers import (
     collect_events,
@@ -60,11 +60,11 @@ def test_broker_stopped_mid_stream_then_restarted_delivers_everything_in_order(
 ) -> None:
     # A persistent subscriber: the broker keeps its queue across its own restart.
     sub = subscribe(broker, "bearid/#", client_id="consumer", clean_start=False)
-    ids = fill_outbox(database, TOPICS, 400)
+    ids = fill_outbox(database, 400)
     publisher = start_publisher(broker, inflight=5)
     wait_until(lambda: publisher.counters().published >= 50, what="50 events acknowledged")
     broker.stop()
-    ids += fill_outbox(database, TOPICS, 100)  # the pipeline goes on during the outage
+    ids += fill_outbox(database, 100)  # the pipeline goes on during the outage
     publisher.notify()
     time.sleep(0.5)
     assert outbox_size(database) >= 100
@@ -86,7 +86,7 @@ def test_broker_power_cut_mid_stream_loses_nothing_it_had_not_acknowledged(
     already acknowledged (it saves to disk on a clean stop or every autosave_interval).
     Everything it had not acknowledged is still in our outbox, and must arrive."""
     before = subscribe(broker, "bearid/+/sighting")
-    ids = fill_outbox(database, TOPICS, 400)
+    ids = fill_outbox(database, 400)
     # Reconnect tries at about 1 s and 3 s after the cut; the broker is back at 1.5 s.
     publisher = start_publisher(broker, inflight=5, reconnect_min_s=1.0, reconnect_max_s=4.0)
     wait_until(lambda: publisher.counters().published >= 50, what="50 events acknowledged")
@@ -97,7 +97,7 @@ def test_broker_power_cut_mid_stream_loses_nothing_it_had_not_acknowledged(
         what="acknowledged rows deleted",
     )
     unacknowledged = helpers.outbox_event_ids(database)
-    later = fill_outbox(database, TOPICS, 50)  # the pipeline goes on during the outage
+    later = fill_outbox(database, 50)  # the pipeline goes on during the outage
     publisher.notify()
     seen = {helpers.event_id(m.payload) for m in before.drain(0.2)}
     before.close()
@@ -124,7 +124,7 @@ def test_killed_publisher_leaves_its_will_and_a_new_one_drains_its_outbox(
     Under 1,000 events: Mosquitto drops messages for a subscriber that falls further
     behind than max_queued_messages (1,000), and this test's subscriber shares the CPU.
     """
-    ids = fill_outbox(database, TOPICS, 900)
+    ids = fill_outbox(database, 900)
     status = subscribe(broker, TOPICS.status)
     events = subscribe(broker, TOPICS.sighting)
     early: list[str] = []
@@ -166,7 +166,7 @@ def test_publisher_started_while_the_broker_is_down_delivers_when_it_comes(
     sub = subscribe(broker, "bearid/#", client_id="consumer", clean_start=False)
     sub.close()
     broker.stop()
-    ids = fill_outbox(database, TOPICS, 30)
+    ids = fill_outbox(database, 30)
     with caplog.at_level(logging.WARNING, logger="bearagent.mqtt"):
         publisher = start_publisher(broker)
         unreachable = (
@@ -187,7 +187,7 @@ def test_stop_while_the_broker_is_down_returns_promptly_and_keeps_the_rows(
     publisher = start_publisher(broker)
     wait_until(lambda: publisher.counters().connected, what="connected")
     broker.stop()
-    fill_outbox(database, TOPICS, 10)
+    fill_outbox(database, 10)
     publisher.notify()
     started = time.monotonic()
     publisher.stop(timeout=5.0)
@@ -195,36 +195,86 @@ def test_stop_while_the_broker_is_down_returns_promptly_and_keeps_the_rows(
     assert outbox_size(database) == 10
 
 
-def test_an_event_the_broker_refuses_stays_in_the_outbox_and_does_not_block_others(
+def test_refused_rows_wait_twice_as_long_each_time_up_to_the_maximum() -> None:
+    retry = RefusedRows(first_s=1.0, max_s=5.0)
+    waits = [retry.refused(7, now=100.0) for _ in range(5)]
+    assert waits == [1.0, 2.0, 4.0, 5.0, 5.0] and retry.attempts(7) == 5
+    assert retry.due(now=104.9, limit=10) == [] and retry.next_in(104.0) == 1.0
+    retry.refused(3, now=100.0)  # waits 1 s: due before row 7
+    assert retry.due(now=105.0, limit=1) == [3] and retry.due(now=105.0, limit=5) == [7]
+    assert retry.waiting == 0 and retry.next_in(105.0) is None
+    retry.postpone([7], now=106.0)
+    assert retry.due(now=106.0, limit=5) == [7]
+    retry.delivered(7)
+    assert retry.attempts(7) == 0 and retry.refused(7, now=0.0) == 1.0  # a fresh start
+
+
+def test_an_event_the_acl_refuses_is_retried_and_delivered_once_the_acl_allows_it(
     mosquitto_binary: str,
-    start_publisher: Callable[..., MqttPublisher],
     subscribe: Callable[..., Subscriber],
     database: Path,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    broker = Mosquitto(mosquitto_binary, tmp_path / "acl-broker")
-    acl = broker.folder / "acl"
-    acl.write_text(f"topic readwrite {TOPICS.status}\ntopic readwrite {TOPICS.sighting}\n")
-    with broker.config_path.open("a", encoding="utf-8") as config:
-        config.write(f"acl_file {acl}\n")
+    """MQTT 5: Mosquitto answers a denied QoS 1 PUBLISH with PUBACK 0x87 (Not authorized).
+    The row stays, the rows after it go on, it is offered again with growing waits (shown
+    in the counters and in stats), and once the ACL is fixed on the running broker it is
+    delivered: no restart of the publisher, no new connection."""
+    denied = [
+        f"topic readwrite {TOPICS.status}",
+        f"topic readwrite {TOPICS.sighting}",
+        f"topic readwrite {TOPICS.stats}",
+        f"topic read {TOPICS.unknown}",  # the consumer may read it, the agent may not write it
+    ]
+    broker = Mosquitto(mosquitto_binary, tmp_path / "acl-broker", acl="\n".join(denied) + "\n")
     broker.start()
+    config = MqttConfig(
+        host=broker.host,
+        port=broker.port,
+        reconnect_min_s=0.2,
+        reconnect_max_s=1.0,
+        stats_interval_s=0.3,
+    )
+    publisher = MqttPublisher(
+        config,
+        agent_id=AGENT,
+        database=database,
+        poll_s=0.05,
+        stats_source=lambda: Stats(0, 0, 0, Percentiles()),
+    )
     try:
-        sub = subscribe(broker, TOPICS.sighting)
-        first = fill_outbox(database, TOPICS, 3)
-        db = open_database(database)
-        with transaction(db):  # the ACL does not let this agent write 'unknown'
-            outbox.enqueue(db, TOPICS.unknown, "{}", event_id="refused")
-        db.conn.close()
-        later = fill_outbox(database, TOPICS, 3)
-        with caplog.at_level(logging.ERROR, logger="bearagent.mqtt"):
-            publisher = start_publisher(broker)
-            assert collect_events(sub, first + later) == first + later
-            wait_until(lambda: outbox_size(database) == 1, what="only the refused row left")
-        assert publisher.counters().refused_by_broker == 1
+        sightings = subscribe(broker, TOPICS.sighting)
+        alerts = subscribe(broker, TOPICS.unknown)
+        stats = subscribe(broker, TOPICS.stats)
+        first = fill_outbox(database, 3)
+        refused = fill_outbox(database, 1, channel="unknown")  # outbox row 4
+        later = fill_outbox(database, 3)
+        with caplog.at_level(logging.WARNING, logger="bearagent.mqtt"):
+            publisher.start()
+            assert collect_events(sightings, first + later) == first + later
+            wait_until(lambda: publisher.counters().refused >= 3, what="refused, retried twice")
+        assert helpers.outbox_event_ids(database) == refused
+        counters = publisher.counters()
+        assert (counters.refused_waiting, counters.published, counters.connects) == (1, 6, 1)
+        assert counters.last_error == "broker refused outbox row 4: Not authorized"
         assert any(
-            "refused outbox row 4 (Not authorized); it stays in the outbox" in m
+            m.startswith(
+                f"broker 127.0.0.1:{broker.port} refused outbox row 4 (Not authorized); it stays "
+                "in the outbox and is sent again in 0.2 s (refusal 1; waits double up to "
+                "mqtt.reconnect_max_s): check the broker's ACL for bearid/den-01/#"
+            )
             for m in caplog.messages
         )
+        report = stats.wait_for(lambda m: m.json()["refused"] >= 1, timeout=10).json()
+        assert report["outbox_size"] == 1 and report["published"] == 6
+        assert alerts.drain(0.3) == []
+        broker.set_acl("\n".join([*denied[:3], f"topic readwrite {TOPICS.unknown}"]) + "\n")
+        fixed = time.monotonic()
+        assert collect_events(alerts, refused, timeout=10) == refused
+        assert time.monotonic() - fixed < 3.0  # the next retry, at most reconnect_max_s away
+        wait_until(lambda: outbox_size(database) == 0, what="the refused row delivered")
+        counters = publisher.counters()
+        assert (counters.refused_waiting, counters.published, counters.connects) == (0, 7, 1)
     finally:
+        publisher.stop(timeout=1.0)
         broker.stop()

@@ -1,21 +1,25 @@
-"""The SQLite outbox: enqueue joins the caller's transaction; rows leave only by delete."""
+"""The SQLite outbox: rows name a channel, enqueue joins the caller's transaction, rows
+leave only by delete, and a version-1 outbox (topics) keeps its rows when upgraded."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bearagent.mqtt import outbox
-from bearagent.store import open_database, schema_version, transaction
+from bearagent.store import migrate, open_database, schema_version, transaction
 
 
 def test_schema_is_versioned_and_migration_is_idempotent(tmp_path: Path) -> None:
     db = open_database(tmp_path / "agent.db")
     outbox.ensure_schema(db)
     outbox.ensure_schema(db)
-    assert schema_version(db, "outbox") == len(outbox.STEPS) == 1
+    assert schema_version(db, "outbox") == len(outbox.STEPS) == 2
+    columns = [row[1] for row in db.execute("PRAGMA table_info(outbox)").fetchall()]
+    assert columns == ["id", "payload", "retain", "event_id", "created_at", "channel"]
     assert outbox.size(db) == 0
 
 
@@ -23,13 +27,15 @@ def test_rows_come_back_in_id_order_with_their_fields(tmp_path: Path) -> None:
     db = open_database(tmp_path / "agent.db")
     outbox.ensure_schema(db)
     with transaction(db):
-        ids = [outbox.enqueue(db, "bearid/a/sighting", f'{{"n":{n}}}') for n in range(5)]
-        outbox.enqueue(db, "bearid/a/status", "online", retain=True, event_id="e-1")
+        ids = [outbox.enqueue(db, "sighting", f'{{"n":{n}}}') for n in range(5)]
+        outbox.enqueue(db, "correction", "{}", retain=True, event_id="e-1")
     rows = outbox.pending(db, 10)
     assert [r.id for r in rows[:5]] == ids == sorted(ids)
     assert [r.payload for r in rows[:5]] == [f'{{"n":{n}}}' for n in range(5)]
-    assert (rows[5].topic, rows[5].retain, rows[5].event_id) == ("bearid/a/status", True, "e-1")
+    assert {r.channel for r in rows[:5]} == {"sighting"}
+    assert (rows[5].channel, rows[5].retain, rows[5].event_id) == ("correction", True, "e-1")
     assert [r.id for r in outbox.pending(db, 2, after_id=ids[1])] == ids[2:4]
+    assert [r.id for r in outbox.rows(db, [ids[3], ids[1], 10_000])] == [ids[1], ids[3]]
 
 
 def test_enqueue_does_not_commit_so_it_rolls_back_with_the_sighting(tmp_path: Path) -> None:
@@ -39,11 +45,11 @@ def test_enqueue_does_not_commit_so_it_rolls_back_with_the_sighting(tmp_path: Pa
     db.execute("CREATE TABLE sightings (id INTEGER PRIMARY KEY, individual TEXT)")
     with pytest.raises(RuntimeError, match="crash before commit"), transaction(db):
         db.execute("INSERT INTO sightings (individual) VALUES ('bear-07')")
-        outbox.enqueue(db, "bearid/a/sighting", "{}")
+        outbox.enqueue(db, "sighting", "{}")
         raise RuntimeError("crash before commit")
     assert outbox.size(db) == 0
     # Without a commit, another connection sees nothing either.
-    outbox.enqueue(db, "bearid/a/sighting", "{}")
+    outbox.enqueue(db, "unknown", "{}")
     other = sqlite3.connect(path)
     assert other.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
     db.conn.commit()
@@ -55,18 +61,64 @@ def test_delete_removes_only_the_given_rows_and_ids_never_repeat(tmp_path: Path)
     db = open_database(tmp_path / "agent.db")
     outbox.ensure_schema(db)
     with transaction(db):
-        ids = [outbox.enqueue(db, "t/sighting", str(n)) for n in range(1200)]
+        ids = [outbox.enqueue(db, "sighting", str(n)) for n in range(1200)]
     with transaction(db):
         assert outbox.delete(db, ids[:1100]) == 1100  # more than one chunk
     assert [r.id for r in outbox.pending(db, 500)] == ids[1100:]
     with transaction(db):
         outbox.delete(db, ids[1100:])
-        again = outbox.enqueue(db, "t/sighting", "late")
+        again = outbox.enqueue(db, "sighting", "late")
     assert again > ids[-1] and outbox.size(db) == 1
 
 
-def test_wildcard_topics_cannot_be_enqueued(tmp_path: Path) -> None:
+def test_an_unknown_channel_is_refused_with_its_name(tmp_path: Path) -> None:
     db = open_database(tmp_path / "agent.db")
     outbox.ensure_schema(db)
-    with pytest.raises(ValueError, match="not a topic one can publish to"):
-        outbox.enqueue(db, "bearid/+/sighting", "{}")
+    for wrong in ("bearid/den-01/sighting", "status", "Sighting", ""):
+        with pytest.raises(ValueError) as caught:
+            outbox.enqueue(db, wrong, "{}")  # type: ignore[arg-type]
+        assert str(caught.value) == (
+            f"unknown outbox channel {wrong!r}: use one of sighting, unknown, correction, stats "
+            "(the topic is built from it by Topics.of)"
+        )
+    assert outbox.size(db) == 0
+
+
+def test_a_version_1_outbox_keeps_its_rows_as_channels(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database from before channels: its undelivered rows survive the upgrade, in order,
+    with their channel taken from the topic; ids go on rising after it."""
+    db = open_database(tmp_path / "agent.db")
+    migrate(db, outbox.COMPONENT, outbox.STEPS[:1])
+    old = [
+        ("bearid/den-01/sighting", '{"n":1}', 0, "e-1"),
+        ("site7/bears/unknown", '{"n":2}', 0, "e-2"),
+        ("bearid/den-01/status", "online", 1, None),  # no agent wrote this: dropped, logged
+        ("bearid/den-01/sighting", '{"n":3}', 0, "e-3"),
+    ]
+    with transaction(db):
+        db.conn.executemany(
+            "INSERT INTO outbox (topic, payload, retain, event_id, created_at) "
+            "VALUES (?, ?, ?, ?, '2026-05-14T04:15:03+00:00')",
+            old,
+        )
+        db.execute("DELETE FROM outbox WHERE event_id = 'e-3'")  # delivered before the upgrade
+        db.conn.execute(
+            "INSERT INTO outbox (topic, payload, retain, event_id, created_at) "
+            "VALUES ('bearid/den-01/sighting', '{\"n\":4}', 0, 'e-4', '2026-05-14T04:15:04Z')"
+        )
+    with caplog.at_level(logging.WARNING, logger="bearagent.mqtt.outbox"):
+        outbox.ensure_schema(db)
+    rows = outbox.pending(db, 10)
+    assert [(r.channel, r.payload, r.event_id) for r in rows] == [
+        ("sighting", '{"n":1}', "e-1"),
+        ("unknown", '{"n":2}', "e-2"),
+        ("sighting", '{"n":4}', "e-4"),
+    ]
+    assert caplog.messages == [
+        "outbox: dropping 1 row(s) whose topic names no channel (bearid/den-01/status)"
+    ]
+    with transaction(db):
+        newer = outbox.enqueue(db, "sighting", "{}")
+    assert newer == 6  # after the 5 ids the old table handed out, the deleted one too

@@ -1,7 +1,10 @@
-"""The MQTT publisher against a real Mosquitto: order, status, stop, TLS, passwords, stats."""
+"""The publishers: MQTT against a real Mosquitto (order, status, stop, TLS, passwords,
+stats), stdout, and the factory that picks one."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import time
 import uuid
@@ -19,10 +22,12 @@ from bearagent.mqtt import (
     Percentiles,
     Publisher,
     Stats,
+    StdoutPublisher,
     TopicError,
     load_schema,
     outbox,
 )
+from bearagent.mqtt.factory import make_publisher as publisher_for
 from bearagent.store import open_database, transaction
 from support.broker import Mosquitto
 from support.certs import make_tls_files
@@ -90,13 +95,14 @@ def test_events_arrive_in_order_and_leave_the_outbox(
 ) -> None:
     publisher = make_publisher(broker, inflight=10)
     sub = subscribe(broker, publisher.topics.sighting)
-    ids = fill_outbox(tmp_path / "agent.db", publisher.topics, 300)
+    ids = fill_outbox(tmp_path / "agent.db", 300)
     publisher.start()
     received = collect_events(sub, ids)
     assert received == ids  # a healthy link: in order, no repeats
     wait_until(lambda: outbox_size(tmp_path / "agent.db") == 0, what="outbox drained")
     counters = publisher.counters()
     assert (counters.connected, counters.published, counters.sent) == (True, 300, 300)
+    assert (counters.kind, counters.refused, counters.refused_waiting) == ("mqtt", 0, 0)
 
 
 def test_status_is_retained_online_then_offline_after_stop(
@@ -109,7 +115,7 @@ def test_status_is_retained_online_then_offline_after_stop(
     assert (late.payload, late.retain) == (b"online", True)
     # Events enqueued just before stop are flushed by it.
     sub = subscribe(broker, publisher.topics.sighting)
-    ids = fill_outbox(tmp_path / "agent.db", publisher.topics, 40)
+    ids = fill_outbox(tmp_path / "agent.db", 40)
     publisher.notify()
     publisher.stop(timeout=5.0)
     assert outbox_size(tmp_path / "agent.db") == 0
@@ -127,7 +133,7 @@ def test_notify_publishes_promptly(
     wait_until(lambda: publisher.counters().connected, what="connected")
     sub = subscribe(broker, publisher.topics.sighting)
     time.sleep(0.2)  # let the thread settle into its long wait
-    ids = fill_outbox(tmp_path / "agent.db", publisher.topics, 1)
+    ids = fill_outbox(tmp_path / "agent.db", 1)
     started = time.monotonic()
     publisher.notify()
     assert collect_events(sub, ids, timeout=5) == ids
@@ -148,6 +154,7 @@ def test_stats_messages_validate(
     jsonschema.Draft202012Validator(load_schema()).validate(doc)
     assert (doc["processed"], doc["rejected"], doc["queue_depth"]) == (5, 1, 2)
     assert doc["outbox_size"] == 0 and doc["agent_id"] == "den-01"
+    assert (doc["published"], doc["refused"]) == (0, 0)
 
 
 def test_tls_with_a_password_from_the_credentials_directory(
@@ -169,7 +176,7 @@ def test_tls_with_a_password_from_the_credentials_directory(
         tls={"enabled": True, "ca_file": tls_broker.tls.ca_cert},
     )
     sub = subscribe(tls_broker, publisher.topics.sighting)
-    ids = fill_outbox(tmp_path / "agent.db", publisher.topics, 20)
+    ids = fill_outbox(tmp_path / "agent.db", 20)
     publisher.start()
     assert collect_events(sub, ids) == ids
 
@@ -188,7 +195,7 @@ def test_wrong_password_is_logged_with_its_reason_and_retried(
         password_file=tmp_path / "pw",
         tls={"enabled": True, "ca_file": tls_broker.tls.ca_cert},
     )
-    fill_outbox(tmp_path / "agent.db", publisher.topics, 3)
+    fill_outbox(tmp_path / "agent.db", 3)
     with caplog.at_level(logging.ERROR, logger="bearagent.mqtt"):
         publisher.start()
         refused = f"MQTT broker 127.0.0.1:{tls_broker.port} refused the connection: "
@@ -259,7 +266,7 @@ def test_plain_credentials_go_through_when_explicitly_allowed(
         broker, username="u", password_file=tmp_path / "pw", allow_plaintext_credentials=True
     )
     sub = subscribe(broker, publisher.topics.sighting)
-    ids = fill_outbox(tmp_path / "agent.db", publisher.topics, 2)
+    ids = fill_outbox(tmp_path / "agent.db", 2)
     publisher.start()
     assert collect_events(sub, ids) == ids
 
@@ -278,7 +285,7 @@ def test_hostile_camera_and_file_names_stay_in_the_payload(
     outbox.ensure_schema(db)
     text = sample_sighting(eid, site="s/+/#", camera="cam/../#\x00", file="+/#/\x00\udcff.jpg")
     with transaction(db):
-        outbox.enqueue(db, publisher.topics.sighting, text)
+        outbox.enqueue(db, "sighting", text)
     db.conn.close()
     publisher.start()
     msg = everything.wait_for(lambda m: m.payload.startswith(b"{"), timeout=10)
@@ -288,3 +295,37 @@ def test_hostile_camera_and_file_names_stay_in_the_payload(
     assert doc["file"] == "+/#/\x00\ufffd.jpg"
     topics = {m.topic for m in everything.drain(0.3)}
     assert topics <= {"bearid/den-01/status", "bearid/den-01/sighting"}
+
+
+def test_the_factory_picks_the_publisher_by_agent_publisher(tmp_path: Path) -> None:
+    config = MqttConfig(topic_prefix="wildlife/{agent_id}/")
+    mqtt = publisher_for("mqtt", config, agent_id="den-01", database=tmp_path / "a.db")
+    stdout = publisher_for("stdout", config, agent_id="den-01", database=tmp_path / "a.db")
+    assert isinstance(mqtt, MqttPublisher) and isinstance(stdout, StdoutPublisher)
+    assert isinstance(stdout, Publisher)
+    assert mqtt.topics == stdout.topics
+    with pytest.raises(TopicError, match="contains '/'"):
+        publisher_for("stdout", config, agent_id="den/01", database=tmp_path / "a.db")
+
+
+def test_the_stdout_publisher_prints_every_row_under_the_configured_prefix(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "agent.db"
+    ids = fill_outbox(database, 3)
+    ids += fill_outbox(database, 1, channel="unknown")
+    stream = io.StringIO()
+    topics = MqttPublisher(
+        MqttConfig(topic_prefix="wildlife/{agent_id}/bears/"), agent_id="den-01", database=database
+    ).topics
+    publisher = StdoutPublisher(topics, database=database, stream=stream, poll_s=0.05)
+    publisher.start()
+    wait_until(lambda: outbox_size(database) == 0, what="outbox printed")
+    publisher.stop()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["payload"]["event_id"] for line in lines] == ids
+    assert [line["topic"] for line in lines] == 3 * ["wildlife/den-01/bears/sighting"] + [
+        "wildlife/den-01/bears/unknown"
+    ]
+    counters = publisher.counters()
+    assert (counters.kind, counters.published, counters.refused) == ("stdout", 4, 0)

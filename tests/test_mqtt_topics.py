@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bearagent.mqtt import MqttConfig, TopicError, Topics, validate_agent_id
+from bearagent.mqtt import CHANNELS, MqttConfig, TopicError, Topics, validate_agent_id
 
 
 def test_default_topics() -> None:
@@ -13,8 +13,22 @@ def test_default_topics() -> None:
         "bearid/den-01/status",
         "bearid/den-01/sighting",
         "bearid/den-01/unknown",
+        "bearid/den-01/correction",
         "bearid/den-01/stats",
     )
+    assert topics.correction == "bearid/den-01/correction"
+
+
+def test_each_channel_has_its_topic_and_nothing_else_does() -> None:
+    topics = Topics.build("site7/{agent_id}/", "x")
+    assert [topics.of(c) for c in CHANNELS] == [
+        "site7/x/sighting",
+        "site7/x/unknown",
+        "site7/x/correction",
+        "site7/x/stats",
+    ]
+    with pytest.raises(ValueError, match="unknown outbox channel 'status': use one of"):
+        topics.of("status")  # type: ignore[arg-type]
 
 
 def test_custom_prefix_with_and_without_the_agent_id() -> None:

@@ -30,9 +30,7 @@ from bearagent.gallery.references import check_gallery_model
 from bearagent.gallery.schema import ensure_schema as ensure_gallery_schema
 from bearagent.ledger import Ledger
 from bearagent.modelcard import ModelCard
-from bearagent.mqtt import outbox, payloads
-from bearagent.mqtt.publisher import MqttPublisher
-from bearagent.mqtt.stdout_publisher import StdoutPublisher
+from bearagent.mqtt import Publisher, make_publisher, outbox, payloads
 from bearagent.pipeline.intake import Arrival, Dating
 from bearagent.pipeline.recording import GalleryIdentity, ModelIdentity, Recorder
 from bearagent.pipeline.rules import RuleKeeper
@@ -98,7 +96,7 @@ class Agent:
         self._watchdog = sdnotify.WatchdogPinger()  # pings at half of WatchdogSec=
         self.embedder: Embedder | None = None
         self._rules: RuleKeeper | None = None
-        self.publisher: MqttPublisher | StdoutPublisher | None = None
+        self.publisher: Publisher | None = None
         self.watcher: FolderWatcher | None = None
 
     @property
@@ -145,10 +143,9 @@ class Agent:
             "watching %s with %s", ", ".join(map(str, self.cfg.watch.roots)), self.embedder.name
         )
 
-    def _make_publisher(self) -> MqttPublisher | StdoutPublisher:
-        if self.cfg.agent.publisher == "stdout":
-            return StdoutPublisher(agent_id=self.cfg.agent.id, database=self.database)
-        return MqttPublisher(
+    def _make_publisher(self) -> Publisher:
+        return make_publisher(
+            self.cfg.agent.publisher,
             self.cfg.mqtt,
             agent_id=self.cfg.agent.id,
             database=self.database,
@@ -247,8 +244,8 @@ class Agent:
                 "why": in_force.why,
             }
         status["pending_files"] = self.watcher.pending_count() if self.watcher else 0
-        if isinstance(self.publisher, MqttPublisher):
-            status["mqtt"] = dataclasses.asdict(self.publisher.counters())
+        if self.publisher is not None:  # sent, published, refused (waiting for a retry), ...
+            status["publisher"] = dataclasses.asdict(self.publisher.counters())
         return status
 
     def submit(self, source: ChipSource) -> None:

@@ -1,4 +1,4 @@
-"""Helpers for the MQTT tests: sample events, a filled outbox, collecting event ids.
+"""Helpers for the MQTT tests: sample v2 events, a filled outbox, collecting event ids.
 
 Run as a script, it is a publisher process the tests can SIGKILL:
 ``python mqtt_helpers.py DATABASE HOST PORT AGENT_ID INFLIGHT``.
@@ -15,18 +15,20 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bearagent.chips.capture import TimeSource
+from bearagent.decisions import Decision, DecisionRule, Outcome
+from bearagent.matching.knn import Candidate
 from bearagent.mqtt import (
-    Candidate,
-    Decision,
-    Encounter,
+    Channel,
+    ChipRef,
+    EncounterRef,
     ModelRef,
     MqttConfig,
     MqttPublisher,
     Origin,
     SightingType,
-    Topics,
+    encounter_payload,
     outbox,
-    sighting_payload,
 )
 from bearagent.store import open_database, transaction
 
@@ -35,6 +37,22 @@ if TYPE_CHECKING:
 
 MODEL = ModelRef("bearid-lite0-test", "ab" * 32)
 CAPTURED = datetime(2026, 5, 14, 6, 15, 2, tzinfo=timezone(timedelta(hours=2)))
+RULE = DecisionRule("best", known=0.7, unknown=0.5, source="card")
+CANDIDATES = (
+    Candidate("bear-0007", "Otso", "known", 0.83),
+    Candidate("bear-0002", None, "known", 0.41),
+)
+
+
+def known_decision() -> Decision:
+    """Otso, decided automatically (score above the known threshold)."""
+    return Decision(Outcome.KNOWN, "bear-0007", "Otso", False, 0.83, 0.83, RULE, CANDIDATES)
+
+
+def unknown_decision(provisional_id: str = "unknown-den-01-0001") -> Decision:
+    """A stranger, given the new provisional individual `provisional_id`."""
+    low = tuple(Candidate(c.individual_id, c.name, c.kind, 0.3) for c in CANDIDATES)
+    return Decision(Outcome.UNKNOWN, provisional_id, None, True, 0.3, 0.3, RULE, low)
 
 
 def sample_sighting(
@@ -46,21 +64,44 @@ def sample_sighting(
     file: str = "kuhmo/cam02/cam02_20260514-061502_00042.jpg",
     kind: SightingType = SightingType.NEW,
     n: int = 1,
+    time_source: TimeSource = "filename",
 ) -> str:
-    """A valid sighting payload; `n` goes into the chip count so events differ."""
-    return sighting_payload(
+    """A valid v2 ``sighting`` payload; `n` goes into the chip count so events differ."""
+    chip = ChipRef(file, CAPTURED, time_source)
+    return encounter_payload(
+        "sighting",
         kind,
         event_id=event_id,
-        origin=Origin(agent_id, site, camera, file, CAPTURED),
-        encounter=Encounter(f"enc-{n:06d}", n, CAPTURED),
+        origin=Origin(agent_id, site, camera, chip),
+        encounter=EncounterRef(
+            f"enc-{n:06d}",
+            n,
+            CAPTURED,
+            CAPTURED,
+            chips=(chip,) if kind is SightingType.END else (),
+            merged_into="enc-000001" if kind is SightingType.MERGED else None,
+        ),
         model=MODEL,
-        decision=Decision("bear-07", "Otso", 0.83, 0.61),
-        top_k=[Candidate("bear-07", "Otso", 0.83), Candidate("bear-02", None, 0.41)],
+        decision=known_decision(),
         processed_at=datetime(2026, 5, 14, 4, 15, 3, 250_000, tzinfo=UTC),
     )
 
 
-def fill_outbox(database: Path, topics: Topics, count: int) -> list[str]:
+def sample_unknown(event_id: uuid.UUID, *, provisional_id: str = "unknown-den-01-0001") -> str:
+    """A valid v2 ``unknown`` alert for the new provisional individual `provisional_id`."""
+    chip = ChipRef("kuhmo/cam02/cam02_20260514-061502_00043.jpg", CAPTURED, "exif")
+    return encounter_payload(
+        "unknown",
+        SightingType.NEW,
+        event_id=event_id,
+        origin=Origin("den-01", "kuhmo", "cam02", chip),
+        encounter=EncounterRef("enc-000099", 2, CAPTURED, CAPTURED),
+        model=MODEL,
+        decision=unknown_decision(provisional_id),
+    )
+
+
+def fill_outbox(database: Path, count: int, channel: Channel = "sighting") -> list[str]:
     """Enqueue `count` sightings in one transaction; return their event ids in order."""
     db = open_database(database)
     try:
@@ -69,7 +110,8 @@ def fill_outbox(database: Path, topics: Topics, count: int) -> list[str]:
         with transaction(db):
             for n in range(1, count + 1):
                 eid = uuid.uuid4()
-                outbox.enqueue(db, topics.sighting, sample_sighting(eid, n=n), event_id=str(eid))
+                text = sample_unknown(eid) if channel == "unknown" else sample_sighting(eid, n=n)
+                outbox.enqueue(db, channel, text, event_id=str(eid))
                 ids.append(str(eid))
         return ids
     finally:

@@ -1,14 +1,16 @@
 """The agent's MQTT side: topics, JSON payloads, the SQLite outbox and its publisher.
 
 The pipeline builds a payload (`encounter_payload`, `correction_payload`), writes it
-with `outbox.enqueue` in the transaction that records the sighting, then calls
-`Publisher.notify`; the publisher delivers it and deletes the row on PUBACK.
+with ``outbox.enqueue(db, channel, payload)`` in the transaction that records the
+sighting, then calls `Publisher.notify`; the publisher (`make_publisher`) turns the
+channel into a topic (`Topics.of`), delivers the row and deletes it on PUBACK.
 """
 
 from bearagent.mqtt import outbox
-from bearagent.mqtt.base import Publisher
+from bearagent.mqtt.base import Publisher, PublisherCounters
 from bearagent.mqtt.config import MqttConfig, TlsConfig, TlsVersion
 from bearagent.mqtt.errors import CredentialsError, MqttError, TlsError, TopicError
+from bearagent.mqtt.factory import make_publisher
 from bearagent.mqtt.payloads import (
     SCHEMA_VERSION,
     ChipRef,
@@ -25,11 +27,14 @@ from bearagent.mqtt.payloads import (
     stats_payload,
     status_payload,
 )
-from bearagent.mqtt.publisher import MqttPublisher, PublisherCounters
-from bearagent.mqtt.topics import Topics, validate_agent_id
+from bearagent.mqtt.publisher import MqttPublisher
+from bearagent.mqtt.stdout_publisher import StdoutPublisher
+from bearagent.mqtt.topics import CHANNELS, Channel, Topics, validate_agent_id
 
 __all__ = [
+    "CHANNELS",
     "SCHEMA_VERSION",
+    "Channel",
     "ChipRef",
     "CredentialsError",
     "EncounterRef",
@@ -44,6 +49,7 @@ __all__ = [
     "PublisherCounters",
     "SightingType",
     "Stats",
+    "StdoutPublisher",
     "TlsConfig",
     "TlsError",
     "TlsVersion",
@@ -52,6 +58,7 @@ __all__ = [
     "correction_payload",
     "encounter_payload",
     "load_schema",
+    "make_publisher",
     "outbox",
     "stats_payload",
     "status_payload",

@@ -2,11 +2,27 @@
 
 A publisher drains the outbox in its own thread: the pipeline writes events to
 the outbox, then calls `notify` so the publisher need not wait for its poll.
+`bearagent.mqtt.factory.make_publisher` picks one by ``agent.publisher``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class PublisherCounters:
+    """A snapshot of what a publisher has done since it started (for `status`)."""
+
+    kind: str  # "mqtt" or "stdout"
+    connected: bool
+    sent: int  # events handed to the transport (a resend after a restart counts again)
+    published: int  # events delivered (acknowledged by the broker) and gone from the outbox
+    refused: int  # publications the broker refused (each attempt counts)
+    refused_waiting: int  # refused rows still in the outbox, waiting for their next try
+    connects: int
+    last_error: str | None
 
 
 @runtime_checkable
@@ -21,3 +37,6 @@ class Publisher(Protocol):
 
     def stop(self, timeout: float = 5.0) -> None:
         """Deliver what can be delivered within `timeout` seconds, then shut down."""
+
+    def counters(self) -> PublisherCounters:
+        """What has been delivered so far (safe from any thread)."""

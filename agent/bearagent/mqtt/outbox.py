@@ -4,22 +4,28 @@ The pipeline writes an event here in the same transaction as its sighting row,
 so an event exists on disk before anything tries to publish it; the publisher
 deletes a row only once the broker has acknowledged it (PUBACK). Rows are sent
 in id order; ``AUTOINCREMENT`` keeps ids rising even after the table empties.
-Neither `enqueue` nor `delete` commits: callers wrap them in
-`bearagent.store.transaction` with whatever else must commit together.
+A row names its `Channel` (``sighting``, ``unknown``, ``correction``, ``stats``);
+the publisher turns it into a topic. Neither `enqueue` nor `delete` commits:
+callers wrap them in `bearagent.store.transaction` with whatever else must
+commit together.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlite_utils
 
+from bearagent.mqtt.topics import CHANNELS, Channel, check_channel
 from bearagent.store import Migration, migrate, sqlite_error
 
 COMPONENT = "outbox"
+log = logging.getLogger(__name__)
 
 
 def _v1_create(db: sqlite_utils.Database) -> None:
@@ -34,8 +40,28 @@ def _v1_create(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v2_channels(db: sqlite_utils.Database) -> None:
+    """Rows name a channel, not a topic: backfilled from the topic's last level."""
+    db.execute("ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT ''")
+    rows = db.execute("SELECT id, topic FROM outbox").fetchall()
+    known = [(str(topic).rsplit("/", 1)[-1], row_id) for row_id, topic in rows]
+    db.conn.executemany("UPDATE outbox SET channel = ? WHERE id = ?", known)
+    strays = db.execute(
+        f"SELECT id, topic FROM outbox WHERE channel NOT IN ({','.join('?' * len(CHANNELS))})",
+        list(CHANNELS),
+    ).fetchall()
+    if strays:  # never written by an agent: the old enqueue took any topic
+        log.warning(
+            "outbox: dropping %d row(s) whose topic names no channel (%s)",
+            len(strays),
+            ", ".join(sorted({str(topic) for _, topic in strays})),
+        )
+        db.conn.executemany("DELETE FROM outbox WHERE id = ?", [(r[0],) for r in strays])
+    db.execute("ALTER TABLE outbox DROP COLUMN topic")
+
+
 #: Schema migrations of the outbox table, applied in order by `ensure_schema`.
-STEPS: list[Migration] = [_v1_create]
+STEPS: list[Migration] = [_v1_create, _v2_channels]
 
 
 @dataclass(frozen=True)
@@ -43,7 +69,7 @@ class OutboxRow:
     """One event waiting to be published."""
 
     id: int
-    topic: str
+    channel: Channel
     payload: str
     retain: bool
     event_id: str | None
@@ -56,31 +82,47 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 def enqueue(
     db: sqlite_utils.Database,
-    topic: str,
+    channel: Channel,
     payload: str,
     *,
     retain: bool = False,
     event_id: str | None = None,
 ) -> int:
-    """Add an event to the outbox and return its row id. Does not commit."""
-    if not topic or any(c in topic for c in "+#\x00"):
-        raise ValueError(f"not a topic one can publish to: {topic!r} (build it with Topics)")
+    """Add an event for `channel` and return its row id. Does not commit.
+
+    An unknown channel is a ValueError naming it (nothing is written).
+    """
     row = _run(
         db,
-        "INSERT INTO outbox (topic, payload, retain, event_id, created_at) VALUES (?, ?, ?, ?, ?)",
-        [topic, payload, int(retain), event_id, datetime.now(UTC).isoformat()],
+        "INSERT INTO outbox (channel, payload, retain, event_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [check_channel(channel), payload, int(retain), event_id, datetime.now(UTC).isoformat()],
     )
     return int(row.lastrowid or 0)
+
+
+_COLUMNS = "id, channel, payload, retain, event_id"
 
 
 def pending(db: sqlite_utils.Database, limit: int, *, after_id: int = 0) -> list[OutboxRow]:
     """Up to `limit` rows with an id above `after_id`, oldest first."""
     cursor = _run(
         db,
-        "SELECT id, topic, payload, retain, event_id FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+        f"SELECT {_COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
         [after_id, limit],
     )
-    return [OutboxRow(r[0], r[1], r[2], bool(r[3]), r[4]) for r in cursor.fetchall()]
+    return [_row(r) for r in cursor.fetchall()]
+
+
+def rows(db: sqlite_utils.Database, ids: Sequence[int]) -> list[OutboxRow]:
+    """The rows among `ids` still in the outbox, oldest first (at most 500 ids)."""
+    if not ids:
+        return []
+    if len(ids) > 500:
+        raise ValueError("outbox.rows() takes at most 500 ids at a time")
+    marks = ",".join("?" * len(ids))
+    cursor = _run(db, f"SELECT {_COLUMNS} FROM outbox WHERE id IN ({marks}) ORDER BY id", ids)
+    return [_row(r) for r in cursor.fetchall()]
 
 
 def delete(db: sqlite_utils.Database, ids: Iterable[int]) -> int:
@@ -100,6 +142,10 @@ def delete(db: sqlite_utils.Database, ids: Iterable[int]) -> int:
 def size(db: sqlite_utils.Database) -> int:
     """How many events are waiting for the broker."""
     return int(_run(db, "SELECT count(*) FROM outbox", []).fetchone()[0])
+
+
+def _row(r: tuple[Any, ...]) -> OutboxRow:
+    return OutboxRow(int(r[0]), check_channel(str(r[1])), str(r[2]), bool(r[3]), r[4])
 
 
 def _delete_chunk(db: sqlite_utils.Database, ids: list[int]) -> int:

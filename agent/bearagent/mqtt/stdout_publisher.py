@@ -1,7 +1,8 @@
 """The publisher for a box without a broker: events as JSON lines on stdout.
 
 The agent still records everything in SQLite; each outbox row is printed (one
-JSON object per line, with its topic) and then deleted, in order.
+JSON object per line, with the topic it would have had under ``mqtt.topic_prefix``)
+and then deleted, in order.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TextIO
 import sqlite_utils
 
 from bearagent.mqtt import outbox
+from bearagent.mqtt.base import PublisherCounters
 from bearagent.mqtt.topics import Topics
 from bearagent.store import open_database, transaction
 
@@ -23,15 +25,21 @@ class StdoutPublisher:
     """A `Publisher` that writes outbox rows to a text stream instead of a broker."""
 
     def __init__(
-        self, *, agent_id: str, database: Path, stream: TextIO | None = None, poll_s: float = 1.0
+        self,
+        topics: Topics,
+        *,
+        database: Path,
+        stream: TextIO | None = None,
+        poll_s: float = 1.0,
     ) -> None:
-        self.topics = Topics.build("bearid/{agent_id}/", agent_id)
+        self.topics = topics
         self._database = database
         self._stream = stream if stream is not None else sys.stdout
         self._poll_s = poll_s
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._printed = 0  # written by the printing thread only; an int read is atomic
 
     def start(self) -> None:
         """Prepare the outbox and start printing."""
@@ -54,6 +62,11 @@ class StdoutPublisher:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def counters(self) -> PublisherCounters:
+        """Events printed so far."""
+        printed = self._printed
+        return PublisherCounters("stdout", True, printed, printed, 0, 0, 0, None)
+
     def _run(self) -> None:
         db = open_database(self._database)
         try:
@@ -69,8 +82,9 @@ class StdoutPublisher:
     def _drain(self, db: sqlite_utils.Database) -> None:
         while rows := outbox.pending(db, 200):
             for row in rows:
-                line = {"topic": row.topic, "payload": json.loads(row.payload)}
+                line = {"topic": self.topics.of(row.channel), "payload": json.loads(row.payload)}
                 self._stream.write(json.dumps(line, ensure_ascii=False) + "\n")
             self._stream.flush()
             with transaction(db):
                 outbox.delete(db, [r.id for r in rows])
+            self._printed += len(rows)

@@ -3,13 +3,20 @@
 Only the agent id (from the agent's config) and the configured prefix go into a
 topic. Camera, site and file names never do: they travel in payloads, where a
 ``+``, ``#`` or ``/`` in a folder name cannot redirect or widen a message.
+The outbox stores a `Channel`, not a topic: the publisher asks `Topics.of` where
+a row goes, so a changed prefix applies to events already waiting.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from bearagent.mqtt.errors import TopicError
+
+#: What an outbox row is: the last level of the topic it is published on.
+Channel = Literal["sighting", "unknown", "correction", "stats"]
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 #: Placeholder in `MqttConfig.topic_prefix` replaced by the agent id.
 AGENT_PLACEHOLDER = "{agent_id}"
@@ -47,9 +54,20 @@ def _check_utf8(text: str, what: str) -> None:
         ) from None
 
 
+def check_channel(channel: str) -> Channel:
+    """`channel` when it is one of `CHANNELS`; a ValueError naming it and them if not."""
+    for known in CHANNELS:
+        if channel == known:
+            return known
+    raise ValueError(
+        f"unknown outbox channel {channel!r}: use one of {', '.join(CHANNELS)} "
+        "(the topic is built from it by Topics.of)"
+    )
+
+
 @dataclass(frozen=True)
 class Topics:
-    """The agent's topics: `status`, `sighting`, `unknown`, `stats` under one prefix."""
+    """The agent's topics: `status` and one per `Channel`, under one prefix."""
 
     prefix: str
 
@@ -82,13 +100,22 @@ class Topics:
         return self.prefix + "unknown"
 
     @property
+    def correction(self) -> str:
+        """A person's decision on the review page."""
+        return self.prefix + "correction"
+
+    @property
     def stats(self) -> str:
         """Periodic counters."""
         return self.prefix + "stats"
 
-    def all(self) -> tuple[str, str, str, str]:
-        """Every topic, for subscribing consumers and tests."""
-        return (self.status, self.sighting, self.unknown, self.stats)
+    def of(self, channel: Channel) -> str:
+        """The topic an outbox row of `channel` is published on."""
+        return self.prefix + check_channel(channel)
+
+    def all(self) -> tuple[str, ...]:
+        """Every topic (`status`, then one per channel), for subscribing consumers and tests."""
+        return (self.status, *(self.prefix + c for c in CHANNELS))
 
 
 def _check_prefix(template: str, prefix: str) -> None:
@@ -103,5 +130,5 @@ def _check_prefix(template: str, prefix: str) -> None:
         if char in prefix:
             raise TopicError(f"{where} contains {_FORBIDDEN[char]}: remove it")
     _check_utf8(prefix, "mqtt.topic_prefix")
-    if len(prefix.encode("utf-8")) + len("sighting") > MAX_TOPIC_BYTES:
+    if len(prefix.encode("utf-8")) + max(map(len, CHANNELS)) > MAX_TOPIC_BYTES:
         raise TopicError(f"{where} is longer than MQTT allows ({MAX_TOPIC_BYTES} bytes)")

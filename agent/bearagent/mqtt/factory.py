@@ -1,0 +1,31 @@
+"""Choosing the publisher: the one place that knows both kinds (``agent.publisher``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from bearagent.mqtt.base import Publisher
+from bearagent.mqtt.config import MqttConfig
+from bearagent.mqtt.payloads import Stats
+from bearagent.mqtt.publisher import MqttPublisher
+from bearagent.mqtt.stdout_publisher import StdoutPublisher
+from bearagent.mqtt.topics import Topics
+
+
+def make_publisher(
+    kind: Literal["mqtt", "stdout"],
+    config: MqttConfig,
+    *,
+    agent_id: str,
+    database: Path,
+    stats_source: Callable[[], Stats] | None = None,
+) -> Publisher:
+    """The MQTT publisher for `config`, or JSON lines on stdout (with the same topics).
+
+    Raises `TopicError` for an agent id or ``mqtt.topic_prefix`` that makes no valid topic.
+    """
+    if kind == "stdout":
+        return StdoutPublisher(Topics.build(config.topic_prefix, agent_id), database=database)
+    return MqttPublisher(config, agent_id=agent_id, database=database, stats_source=stats_source)
