@@ -5,9 +5,10 @@ at the files) with seed 0, measures the frozen tf_efficientnet_lite0 (offline
 ImageNet weights) with a random head and with the head fitted by LDA (no
 gradient steps), trains per train/configs/cattle-lite0.yaml (or --config) for a
 few epochs, and prints test accuracy@1/3/5/10 per chip and per encounter, the
-unknown AUROC, the false-unknown and detection rates (per encounter, as the agent
-decides; calibration.level) at the threshold calibrated
-on val, train and inference images/s, and wall time.
+unknown AUROC per open-set score, and at the decision rule calibrated on val (per
+encounter, as the agent decides; calibration.level) the false-unknown and
+detection rates, the automatic error and the review share; train and inference
+images/s, and wall time.
 
     .venv/bin/python bench/bench_train.py [--kinds open disjoint] [--epochs 5] [--config C]
         [--set optimizer.lr=0.002 ...] [--out /tmp/bench-train] [--synthetic]
@@ -25,17 +26,19 @@ from pathlib import Path
 import torch
 import yaml
 
+from bearagent.decisions import SCORE_NAMES, DecisionRule
+from bearagent.modelcard import DecisionSpec
 from beartrain.checkpoint import load_checkpoint
 from beartrain.config import TrainConfig, build_config, parse_overrides
 from beartrain.data.config import DataConfig
 from beartrain.data.splitfile import Split, SplitKind
-from beartrain.evaluation import calibrate, figures_at
-from beartrain.evaluation.openset_scores import SCORE_NAMES
+from beartrain.evaluation import rule_figures, rule_of
 from beartrain.evaluation.report import measure
 from beartrain.model import Embedder, build_embedder, input_spec
 from beartrain.splits import KINDS, SplitConfig, split_folder
 from beartrain.synthetic import SyntheticConfig, write_population
 from beartrain.training import fit
+from beartrain.training.calibrate import choose_on
 from beartrain.training.prepare import init_head_from_split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,9 +48,9 @@ TEST_SHARE: dict[SplitKind, float] = {"open": 0.15, "disjoint": 0.3}
 
 
 def figures(
-    model: Embedder, split: Split, cfg: TrainConfig, threshold: float | None
+    model: Embedder, split: Split, cfg: TrainConfig, decision: DecisionSpec | None
 ) -> dict[str, float]:
-    """Test figures; the unknown threshold is calibrated on val when none is given."""
+    """Test figures; the decision rule is calibrated on val when none is given."""
     device, spec = torch.device("cpu"), input_spec(cfg.model)
     start = time.perf_counter()
     test = measure(model, split, spec, "test", KS, device=device)
@@ -55,14 +58,22 @@ def figures(
     out = dict(test.metrics)
     out["infer_img_s"] = (len(split.train) + len(split.test)) / seconds
     level = cfg.calibration.level
-    known, unknown = test.scores(level)
-    if len(unknown):
-        if threshold is None:
+    if len(test.level(level).strangers):
+        rule = rule_of(decision) if decision is not None else None
+        if rule is None:
             val = measure(model, split, spec, "val", KS, device=device)
-            spec_, _ = calibrate(*val.scores(level), cfg.calibration.target_false_unknown_rate)
-            threshold = spec_.value
-        fig = figures_at(known, unknown, threshold)
-        out.update(threshold=threshold, fur=fig.false_unknown_rate, det=fig.detection_rate)
+            choice = choose_on(val, cfg.calibration)
+            if choice is not None:
+                cal = choice.calibration
+                rule = DecisionRule(cal.score, cal.known, cal.unknown)
+        if rule is not None:
+            f = rule_figures(rule, test.level(level))
+            out.update(
+                fur=f["false_unknown_rate"],
+                det=f["unknown_detection_rate"],
+                auto_err=f["automatic_error"],
+                review=f["review_share"],
+            )
     return out
 
 
@@ -75,7 +86,8 @@ def row(label: str, m: dict[str, float]) -> str:
     enc = " ".join(f(f"test_enc_acc{k}") for k in KS)
     line = (
         f"{label:8s} chip {chip} | enc {enc} | AUROC {f('test_auroc')} enc {f('test_enc_auroc')}"
-        f" | FUR {f('fur')} det {f('det')} | infer {m.get('infer_img_s', 0):.0f} img/s"
+        f" | FUR {f('fur')} det {f('det')} err {f('auto_err')} review {f('review')}"
+        f" | infer {m.get('infer_img_s', 0):.0f} img/s"
     )
     scores = [
         f"{name} {f(f'test_auroc_{name}')}/{f(f'test_enc_auroc_{name}')}"
@@ -122,8 +134,7 @@ def bench_kind(
     lda = figures(model, split, cfg, None)
     result = fit(cfg, out / "run")
     ckpt = load_checkpoint(result.best)
-    threshold = ckpt.threshold.value if ckpt.threshold else None
-    trained = figures(ckpt.build_model(), split, cfg, threshold)
+    trained = figures(ckpt.build_model(), split, cfg, ckpt.decision)
     trained_rows = [r for r in result.history if r["epoch"] > 0]
     train_img_s = len(split.train) * len(trained_rows) / sum(r["train_s"] for r in trained_rows)
     cows = [len({r.individual for r in rows}) for rows in (split.train, split.val, split.test)]

@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from bearagent.modelcard import (
-    ThresholdSpec,
+    CARD_FORMAT_VERSION,
+    DecisionSpec,
+    TrackSpec,
     TrainingSummary,
     load_model_card,
     read_onnx_card,
@@ -36,13 +38,23 @@ from beartrain.model import build_embedder, input_spec
 from beartrain.synthetic import SyntheticConfig, write_population
 
 SIZE = 48
-THRESHOLD = ThresholdSpec(
-    value=0.61, method="calibrated", target_false_unknown_rate=0.05, auroc=0.9
+DECISION = DecisionSpec(
+    score="margin3",
+    known_threshold=0.31,
+    unknown_threshold=0.12,
+    method="calibrated",
+    target_error_rate=0.05,
+    target_false_unknown_rate=0.05,
+    auroc=0.9,
+    validation_set="val: 20 known and 6 unknown encounters (mean embeddings)",
 )
+TRACKS = TrackSpec(same_individual=0.72, method="calibrated", target_false_join_rate=0.02)
 TRAINING = TrainingSummary(individuals=3, images=9, split_kind="open", seed=0)
 
 
-def make_run(folder: Path, threshold: ThresholdSpec | None = THRESHOLD) -> Path:
+def make_run(
+    folder: Path, decision: DecisionSpec | None = DECISION, tracks: TrackSpec | None = TRACKS
+) -> Path:
     """A bear-train run folder with a tiny resnet10t checkpoint (random weights)."""
     cfg = build_config(
         {
@@ -63,7 +75,8 @@ def make_run(folder: Path, threshold: ThresholdSpec | None = THRESHOLD) -> Path:
         epoch=3,
         metrics={"val_chip_acc1": 0.5},
         input_spec=input_spec(cfg.model),
-        threshold=threshold,
+        decision=decision,
+        tracks=tracks,
         training=TRAINING,
         model=model,
         label_names=["bear-000", "bear-001", "bear-002"],
@@ -123,7 +136,8 @@ def test_card_read_back_equals_card_written(
     assert card.model.backbone == "resnet10t"
     assert card.model.name == "bearid-resnet10t"
     assert card.input == checkpoint.input_spec
-    assert card.threshold == THRESHOLD
+    assert card.format_version == CARD_FORMAT_VERSION == 2
+    assert card.decision == DECISION and card.tracks == TRACKS
     assert card.training == TRAINING
     assert card.embedding.size == 128 and card.embedding.l2_normalised
     assert timedelta(0) <= datetime.now(UTC) - card.created_at < timedelta(hours=1)

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bearagent.modelcard import ColourOrder, InputSpec, ResizeRule
-from bearexport.card import DEFAULT_THRESHOLD, choose_threshold
+from bearagent.modelcard import ColourOrder, InputSpec, ResizeRule, TrackSpec
+from bearexport.card import DEFAULT_THRESHOLD, ManualRule, choose_decision, choose_tracks
 from bearexport.cli import main
-from bearexport.errors import ChipsError, ParityFailed
+from bearexport.errors import ChipsError, ExportOptionError, ParityFailed
 from bearexport.inputs import chip_batch
 from bearexport.outputs import MODEL_FILES, PARITY_FILE
 from bearexport.parity import (
@@ -39,7 +39,7 @@ def cli_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """An export made through the command line (FP32 + FP16), and its chips folder."""
     chips = tmp_path_factory.mktemp("chips")
     write_population(chips, SyntheticConfig(individuals=2, size=64, seed=2))
-    run = make_run(tmp_path_factory.mktemp("run"), threshold=None)
+    run = make_run(tmp_path_factory.mktemp("run"), decision=None, tracks=None)
     out = tmp_path_factory.mktemp("export")
     args = [str(run), "--out", str(out), "--chips", str(chips), "--fp16", "--parity-chips", "8"]
     result = CliRunner().invoke(main, args)
@@ -53,15 +53,10 @@ def test_export_command_prints_parity_sizes_and_card(cli_export: tuple[Path, Pat
     assert set(record["models"]) == {MODEL_FILES["fp32"], MODEL_FILES["fp16"]}
     assert record["models"]["embedder.onnx"]["export"]["passed"] is True
     card = json.loads((out / "embedder.onnx.json").read_text())
-    assert card["threshold"] == {
-        "value": DEFAULT_THRESHOLD,
-        "method": "manual",
-        "target_false_unknown_rate": None,
-        "false_unknown_rate": None,
-        "unknown_detection_rate": None,
-        "auroc": None,
-        "validation_set": None,
-    }
+    assert card["format_version"] == 2 and card["tracks"] is None
+    decision = card["decision"]
+    assert (decision["score"], decision["method"]) == ("best", "manual")
+    assert decision["known_threshold"] == decision["unknown_threshold"] == DEFAULT_THRESHOLD
 
 
 def test_verify_passes_on_a_good_copy(cli_export: tuple[Path, Path], tmp_path: Path) -> None:
@@ -171,14 +166,59 @@ def test_parity_failure_message_is_exact() -> None:
     assert require(ParityReport("fp32", 4, 1e-7, 0.99995, 0.99999, 0.9999), "").passed
 
 
-def test_missing_threshold_becomes_manual_default_with_a_warning(
+def test_missing_rule_becomes_manual_default_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="bearexport"):
-        spec = choose_threshold(None, None)
-    assert (spec.value, spec.method) == (DEFAULT_THRESHOLD, "manual")
-    assert "no calibrated unknown threshold" in caplog.text
-    assert choose_threshold(None, 0.7).value == 0.7
+        spec = choose_decision(None, ManualRule())
+        tracks = choose_tracks(None, None)
+    assert (spec.score, spec.method) == ("best", "manual")
+    assert spec.known_threshold == spec.unknown_threshold == DEFAULT_THRESHOLD
+    assert tracks is None
+    assert "no calibrated decision rule" in caplog.text
+    assert "no calibrated same-individual similarity" in caplog.text
+
+
+def test_manual_thresholds_replace_the_calibrated_ones() -> None:
+    from test_export import DECISION, TRACKS
+
+    one = choose_decision(DECISION, ManualRule(threshold=0.7))
+    assert (one.score, one.known_threshold, one.unknown_threshold) == ("best", 0.7, 0.7)
+    known = choose_decision(DECISION, ManualRule(known=0.4))
+    assert (known.score, known.known_threshold, known.unknown_threshold) == ("margin3", 0.4, 0.12)
+    assert known.method == "manual"
+    assert choose_tracks(TRACKS, 0.8) == TrackSpec(same_individual=0.8, method="manual")
+    assert choose_tracks(TRACKS, None) == TRACKS
+    with pytest.raises(ExportOptionError) as e:
+        choose_decision(DECISION, ManualRule(known=0.1))
+    assert str(e.value) == (
+        "--known-threshold (0.1) is below the unknown threshold (0.12): scores between them go "
+        "to review, so known must be at least unknown"
+    )
+    with pytest.raises(ExportOptionError, match="give both --known-threshold and"):
+        choose_decision(DECISION, ManualRule(score="best", known=0.6))
+    with pytest.raises(ExportOptionError, match="--threshold sets both thresholds"):
+        ManualRule(threshold=0.5, known=0.6)
+
+
+def test_cli_threshold_options_reach_the_card(tmp_path: Path) -> None:
+    chips = tmp_path / "chips"
+    write_population(chips, SyntheticConfig(individuals=2, size=64, seed=2))
+    run = make_run(tmp_path / "run")
+    out = tmp_path / "export"
+    args = [str(run), "--out", str(out), "--chips", str(chips), "--parity-chips", "4"]
+    result = CliRunner().invoke(
+        main, [*args, "--unknown-threshold", "0.05", "--same-individual", "0.66"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "decision margin3: known >= 0.310, unknown < 0.050 (manual)" in result.output
+    assert "same-individual 0.660 (manual)" in result.output
+    card = json.loads((out / "embedder.onnx.json").read_text())
+    assert card["decision"]["unknown_threshold"] == 0.05
+    assert card["tracks"]["same_individual"] == 0.66
+    bad = CliRunner().invoke(main, [*args, "--known-threshold", "0.01"])
+    assert bad.exit_code == 1
+    assert bad.output.startswith("Error: --known-threshold (0.01) is below the unknown")
 
 
 def test_chip_folder_errors(tmp_path: Path) -> None:

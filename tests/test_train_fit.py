@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -14,12 +15,12 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from bearagent.modelcard import InputSpec, ThresholdSpec, TrainingSummary
+from bearagent.modelcard import DecisionSpec, InputSpec, TrackSpec, TrainingSummary
 from beartrain.checkpoint import CheckpointError, load_checkpoint
 from beartrain.cli import main
 from beartrain.config import TrainConfigError, build_config
 from beartrain.data.splitfile import Split, SplitRow, read_split, write_split
-from beartrain.evaluation import choose_threshold
+from beartrain.evaluation import calibrate_scores, choose_rule
 from beartrain.evaluation.report import evaluate_run, measure
 from beartrain.search import trial_config
 from beartrain.synthetic import SyntheticConfig, write_population
@@ -142,11 +143,17 @@ def test_checkpoint_contract_for_bear_export(trained: FitResult) -> None:
     assert ckpt.input_spec.mean == pytest.approx((0.485, 0.456, 0.406))
     assert isinstance(ckpt.training, TrainingSummary)
     assert (ckpt.training.individuals, ckpt.training.split_kind) == (8, "open")
-    assert isinstance(ckpt.threshold, ThresholdSpec)
-    assert ckpt.threshold == trained.threshold
-    assert ckpt.threshold.target_false_unknown_rate == 0.05
-    assert ckpt.threshold.false_unknown_rate is not None
-    assert ckpt.threshold.false_unknown_rate <= 0.05
+    assert isinstance(ckpt.decision, DecisionSpec)
+    assert ckpt.decision == trained.decision
+    d = ckpt.decision
+    assert (d.method, d.level) == ("calibrated", "encounter")
+    assert (d.target_error_rate, d.target_false_unknown_rate) == (0.05, 0.05)
+    assert d.false_unknown_rate is not None and d.false_unknown_rate <= 0.05
+    assert d.known_threshold >= d.unknown_threshold
+    assert isinstance(ckpt.tracks, TrackSpec) and ckpt.tracks == trained.tracks
+    assert ckpt.tracks.method == "calibrated" and ckpt.tracks.target_false_join_rate == 0.02
+    assert ckpt.tracks.false_join_rate is not None and ckpt.tracks.false_join_rate <= 0.02
+    assert -1.0 <= ckpt.tracks.same_individual <= 1.0
     assert ckpt.metrics["val_chip_acc1"] == trained.history[trained.best_epoch]["val_chip_acc1"]
     model = ckpt.build_model()
     assert not model.training
@@ -164,12 +171,16 @@ def test_evaluate_writes_the_table_and_open_set_figures(trained: FitResult) -> N
     )
     assert f"| test (open) | resnet10t | circle | {trained.best_epoch} | per chip |" in md
     assert "per chip, k nearest images (reference work's top-k)" in md
-    assert report.open_set is not None
+    assert report.decision is not None and report.decision == trained.decision
     # Per encounter, as the agent decides: one test encounter per known bear.
-    assert report.open_set.known == 8
-    assert report.open_set.unknown >= HELD_OUT
-    assert "Open set per encounter (8 known, " in md
-    assert f"at the stored threshold {report.open_set.threshold:.4f}" in md
+    known, unknown = report.queries["encounter"]
+    assert known == 8 and unknown >= HELD_OUT
+    assert f"| per encounter | 8 / {unknown} | " in md and "| per chip | " in md
+    d = report.decision
+    assert f"score `{d.score}`, known >= {d.known_threshold:.4f}" in md
+    enc = report.rule_figures["encounter"]
+    total = enc["automatic_share"] + enc["review_share"]
+    assert total == pytest.approx(1.0)
     scores = f"margin {report.metrics['test_auroc_margin']:.3f} / "
     assert "AUROC by open-set score, per chip / per encounter: best " in md and scores in md
     with (trained.run_dir / "evaluation_test.csv").open() as f:
@@ -322,7 +333,7 @@ def test_head_started_by_lda_beats_a_random_head_before_any_step(
 
 
 @pytest.mark.parametrize("level", ["encounter", "chip"])
-def test_threshold_is_calibrated_on_the_queries_the_agent_decides_on(
+def test_rule_is_calibrated_on_the_queries_the_agent_decides_on(
     trained: FitResult, split_dir: Path, tmp_path: Path, level: str
 ) -> None:
     """Encounter means by default (the agent decides per encounter), chips when configured."""
@@ -332,7 +343,7 @@ def test_threshold_is_calibrated_on_the_queries_the_agent_decides_on(
         cfg = build_config(tree(split_dir, **{"calibration.level": "chip", "train.epochs": 1}))
         result = fit(cfg, tmp_path / "run")
     ckpt = load_checkpoint(result.best)
-    assert ckpt.threshold is not None and ckpt.threshold.validation_set is not None
+    assert ckpt.decision is not None and ckpt.decision.validation_set is not None
     val = measure(
         ckpt.build_model(),
         read_split(split_dir),
@@ -341,8 +352,34 @@ def test_threshold_is_calibrated_on_the_queries_the_agent_decides_on(
         (1,),
         device=torch.device("cpu"),
     )
-    known, unknown = val.scores(level)
-    assert len(unknown) > 0
-    assert len(known) == (8 if level == "encounter" else len(val.known_scores))
-    assert ckpt.threshold.value == pytest.approx(choose_threshold(known, 0.05), abs=1e-5)
-    assert ("encounters" in ckpt.threshold.validation_set) is (level == "encounter")
+    queries = val.level(level)
+    assert len(queries.strangers) > 0
+    assert len(queries.genuine) == (8 if level == "encounter" else val.metrics["val_known_queries"])
+    choice = choose_rule(calibrate_scores(queries, 0.05, 0.05))
+    assert ckpt.decision.score == choice.chosen
+    assert ckpt.decision.known_threshold == pytest.approx(choice.calibration.known, abs=1e-5)
+    assert ckpt.decision.unknown_threshold == pytest.approx(choice.calibration.unknown, abs=1e-5)
+    assert ckpt.decision.level == level
+    assert ("encounters" in ckpt.decision.validation_set) is (level == "encounter")
+    calibration = json.loads((result.run_dir / "calibration.json").read_text())
+    assert set(calibration["scores"]) == {"best", "margin", "margin3", "blend"}
+    assert calibration["decision"]["score"] == choice.chosen
+    assert "Decision rule (val: " in (result.run_dir / "README.md").read_text()
+
+
+def test_a_format_1_checkpoint_still_loads_as_a_rule_without_review_band(
+    trained: FitResult, tmp_path: Path
+) -> None:
+    raw = torch.load(trained.best, map_location="cpu", weights_only=True)
+    raw["format"] = 1
+    del raw["decision"], raw["tracks"]
+    raw["threshold"] = {"value": 0.61, "method": "calibrated", "target_false_unknown_rate": 0.05}
+    torch.save(raw, tmp_path / "old.pt")
+    ckpt = load_checkpoint(tmp_path / "old.pt")
+    assert ckpt.decision is not None and ckpt.tracks is None
+    assert (ckpt.decision.score, ckpt.decision.known_threshold) == ("best", 0.61)
+    assert ckpt.decision.unknown_threshold == 0.61
+    raw["format"] = 7
+    torch.save(raw, tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="has checkpoint format 7, this bearid reads 1, 2"):
+        load_checkpoint(tmp_path / "future.pt")

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from bearagent.clikit import ErrorReportingGroup, version_option
+from bearagent.decisions import SCORE_NAMES
 from bearagent.runtime import DEFAULT_PROVIDERS
 from bearexport.engine import build_checked_engine
 from bearexport.errors import ExportSourceError
@@ -84,9 +85,29 @@ def _engine_options(fp16: bool, batches: tuple[int, int, int], workspace: int) -
 @click.option("--trt", is_flag=True, help="Build a TensorRT engine for this box's GPU.")
 @click.option("--name", help="Model name in the card (default: bearid-<backbone>).")
 @click.option(
+    "--score",
+    type=click.Choice(SCORE_NAMES),
+    help="Open-set score of the decision rule instead of the calibrated one (with thresholds).",
+)
+@click.option(
+    "--known-threshold",
+    type=float,
+    help="Score at or above which an encounter is known, instead of the calibrated one.",
+)
+@click.option(
+    "--unknown-threshold",
+    type=float,
+    help="Score below which an encounter is unknown, instead of the calibrated one.",
+)
+@click.option(
     "--threshold",
     type=click.FloatRange(-1.0, 1.0),
-    help="Unknown threshold to put in the card instead of the calibrated one.",
+    help="One threshold for both (no review band), on the best similarity unless --score.",
+)
+@click.option(
+    "--same-individual",
+    type=click.FloatRange(-1.0, 1.0),
+    help="Similarity at which a chip joins a track, instead of the calibrated one.",
 )
 @click.option(
     "--parity-chips",
@@ -150,6 +171,7 @@ def export_command(source: Path, out: Path, trt: bool, fp16: bool, **kwargs: Any
 
 
 def _export(source: Path, out: Path, **kwargs: Any) -> Path:
+    from bearexport.card import ManualRule
     from bearexport.pipeline import ExportOptions, export_checkpoint
 
     cosines = {
@@ -157,16 +179,27 @@ def _export(source: Path, out: Path, **kwargs: Any) -> Path:
         "fp16": kwargs.pop("min_cosine_fp16"),
         "int8": kwargs.pop("min_cosine_int8"),
     }
-    result = export_checkpoint(source, out, ExportOptions(min_cosine=cosines, **kwargs))
+    manual = ManualRule(
+        score=kwargs.pop("score"),
+        known=kwargs.pop("known_threshold"),
+        unknown=kwargs.pop("unknown_threshold"),
+        threshold=kwargs.pop("threshold"),
+        same_individual=kwargs.pop("same_individual"),
+    )
+    options = ExportOptions(min_cosine=cosines, manual=manual, **kwargs)
+    result = export_checkpoint(source, out, options)
     for report in result.parity.values():
         click.echo(report.line())
     for precision, size in result.sizes.items():
         click.echo(f"{precision}: {out / MODEL_FILES[precision]} ({size / 1e6:.2f} MB)")
     card = result.card
+    d, t = card.decision, card.tracks
+    tracks = f"same-individual {t.same_individual:.3f} ({t.method})" if t else "no tracks"
     click.echo(
-        f"model card: {card.model.name}, {card.input.width}x{card.input.height} "
-        f"{card.input.colour_order}, embedding {card.embedding.size}, threshold "
-        f"{card.threshold.value:.3f} ({card.threshold.method}), sha256 {card.model.sha256}"
+        f"model card (format {card.format_version}): {card.model.name}, {card.input.width}x"
+        f"{card.input.height} {card.input.colour_order}, embedding {card.embedding.size}, "
+        f"decision {d.score}: known >= {d.known_threshold:.3f}, unknown < "
+        f"{d.unknown_threshold:.3f} ({d.method}), {tracks}, sha256 {card.model.sha256}"
     )
     return out / MODEL_FILES["fp32"]
 

@@ -38,3 +38,7 @@ class TensorRTUnavailable(ExportError):
 
 class TensorRTBuildFailed(ExportError):
     """TensorRT could not parse the ONNX model or build an engine from it."""
+
+
+class ExportOptionError(ExportError):
+    """Export options that contradict each other (e.g. a known threshold below the unknown one)."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from bearagent.modelcard import ModelCard, write_model_card
 from bearexport import onnxrun, variants
-from bearexport.card import build_card, choose_threshold, variant_card
+from bearexport.card import ManualRule, build_card, choose_decision, choose_tracks, variant_card
 from bearexport.errors import ChipsError
 from bearexport.inputs import chip_batch
 from bearexport.outputs import (
@@ -50,7 +50,7 @@ class ExportOptions:
     fp16: bool = False
     int8: bool = False
     name: str | None = None
-    threshold: float | None = None
+    manual: ManualRule = field(default_factory=ManualRule)
     seed: int = 0
     min_cosine: dict[str, float] = field(default_factory=lambda: dict(MIN_COSINE))
 
@@ -90,7 +90,8 @@ def export_checkpoint(source: Path, out: Path, options: ExportOptions) -> Export
         backbone=checkpoint.backbone,
         input_spec=checkpoint.input_spec,
         embedding_size=checkpoint.embedding_size,
-        threshold=choose_threshold(checkpoint.threshold, options.threshold),
+        decision=choose_decision(checkpoint.decision, options.manual),
+        tracks=choose_tracks(checkpoint.tracks, options.manual.same_individual),
         training=checkpoint.training,
     )
     return export_model(torch_export.build_model(checkpoint), card, out, options)

@@ -5,13 +5,17 @@ A checkpoint is one ``torch.save`` file of plain data (loadable with
 
 - ``format``: `CHECKPOINT_FORMAT`; ``config``: the resolved `TrainConfig` as a dict;
 - ``epoch``, ``metrics`` (that epoch's val figures);
-- ``input_spec``, ``threshold`` (or None before calibration), ``training``: the
-  model card's `InputSpec`, `ThresholdSpec`, `TrainingSummary` as dicts;
+- ``input_spec``, ``decision`` and ``tracks`` (each None before calibration),
+  ``training``: the model card's `InputSpec`, `DecisionSpec`, `TrackSpec`,
+  `TrainingSummary` as dicts;
 - ``backbone``, ``embedding_size``, ``label_names`` (train individuals, in label order);
 - ``model``: the `Embedder` state dict; ``resume``: optimizer, scheduler, loss and
   loop state for ``bear-train fit --resume`` (bear-export ignores it).
 
-Use `load_checkpoint` and `Checkpoint.build_model`, not the dict.
+Use `load_checkpoint` and `Checkpoint.build_model`, not the dict. Format 1 (one
+``threshold``, a format-1 card's `ThresholdSpec`) still loads: its threshold
+becomes a `DecisionSpec` without a review band (`decision_from_threshold`) and it
+has no ``tracks``.
 """
 
 from __future__ import annotations
@@ -26,12 +30,21 @@ import torch
 from pydantic import ValidationError
 
 from bearagent.errors import BearIdError
-from bearagent.modelcard import InputSpec, ThresholdSpec, TrainingSummary
+from bearagent.modelcard import (
+    DecisionSpec,
+    InputSpec,
+    ThresholdSpec,
+    TrackSpec,
+    TrainingSummary,
+    decision_from_threshold,
+)
 from beartrain.config import TrainConfig
 from beartrain.model import Embedder, build_embedder
 
 #: Version of the checkpoint layout; a change bear-export cannot follow bumps it.
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
+#: Formats this bearid reads (1: a single unknown threshold, upgraded on reading).
+READABLE_FORMATS = (1, 2)
 
 
 class CheckpointError(BearIdError):
@@ -46,7 +59,8 @@ class Checkpoint:
     epoch: int
     metrics: dict[str, float]
     input_spec: InputSpec
-    threshold: ThresholdSpec | None
+    decision: DecisionSpec | None
+    tracks: TrackSpec | None
     training: TrainingSummary
     backbone: str
     embedding_size: int
@@ -69,7 +83,8 @@ def save_checkpoint(
     epoch: int,
     metrics: dict[str, float],
     input_spec: InputSpec,
-    threshold: ThresholdSpec | None,
+    decision: DecisionSpec | None,
+    tracks: TrackSpec | None,
     training: TrainingSummary,
     model: Embedder,
     label_names: list[str],
@@ -82,7 +97,8 @@ def save_checkpoint(
         "epoch": epoch,
         "metrics": {k: float(v) for k, v in metrics.items()},
         "input_spec": input_spec.model_dump(mode="json"),
-        "threshold": threshold.model_dump(mode="json") if threshold else None,
+        "decision": decision.model_dump(mode="json") if decision else None,
+        "tracks": tracks.model_dump(mode="json") if tracks else None,
         "training": training.model_dump(mode="json"),
         "backbone": config.model.backbone,
         "embedding_size": config.model.embedding_size,
@@ -106,11 +122,11 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as e:
         raise CheckpointError(f"{path} is not a readable bear-train checkpoint ({e})") from e
-    if not isinstance(raw, dict) or raw.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(raw, dict) or raw.get("format") not in READABLE_FORMATS:
         found = raw.get("format") if isinstance(raw, dict) else None
         raise CheckpointError(
-            f"{path} has checkpoint format {found!r}, this bearid reads {CHECKPOINT_FORMAT}: "
-            "use the bearid version that wrote it"
+            f"{path} has checkpoint format {found!r}, this bearid reads "
+            f"{', '.join(map(str, READABLE_FORMATS))}: use the bearid version that wrote it"
         )
     try:
         return Checkpoint(
@@ -118,7 +134,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
             epoch=int(raw["epoch"]),
             metrics={k: float(v) for k, v in raw["metrics"].items()},
             input_spec=InputSpec.model_validate(raw["input_spec"]),
-            threshold=ThresholdSpec.model_validate(raw["threshold"]) if raw["threshold"] else None,
+            decision=_decision(raw),
+            tracks=TrackSpec.model_validate(raw["tracks"]) if raw.get("tracks") else None,
             training=TrainingSummary.model_validate(raw["training"]),
             backbone=str(raw["backbone"]),
             embedding_size=int(raw["embedding_size"]),
@@ -131,10 +148,21 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path} is a damaged checkpoint ({e})") from e
 
 
-def store_threshold(path: Path, threshold: ThresholdSpec) -> None:
-    """Put a calibrated threshold into an existing checkpoint file."""
+def _decision(raw: dict[str, Any]) -> DecisionSpec | None:
+    """The checkpoint's decision rule; a format-1 threshold becomes one without review band."""
+    if raw["format"] == 1:
+        threshold = raw.get("threshold")
+        return (
+            decision_from_threshold(ThresholdSpec.model_validate(threshold)) if threshold else None
+        )
+    return DecisionSpec.model_validate(raw["decision"]) if raw.get("decision") else None
+
+
+def store_calibration(path: Path, decision: DecisionSpec | None, tracks: TrackSpec | None) -> None:
+    """Put the calibrated decision rule and track similarity into an existing checkpoint."""
     raw = torch.load(path, map_location="cpu", weights_only=True)
-    raw["threshold"] = threshold.model_dump(mode="json")
+    raw["decision"] = decision.model_dump(mode="json") if decision else None
+    raw["tracks"] = tracks.model_dump(mode="json") if tracks else None
     tmp = path.with_name(path.name + ".tmp")
     torch.save(raw, tmp)
     os.replace(tmp, path)

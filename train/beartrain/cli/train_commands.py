@@ -49,10 +49,19 @@ def fit_command(
     result = fit(cfg, run_dir, resume=resume)
     best = next(r for r in result.history if r["epoch"] == result.best_epoch)
     metric = cfg.train.early_stop_metric
-    threshold = f"{result.threshold.value:.4f}" if result.threshold else "not calibrated"
+    d = result.decision
+    rule = (
+        f"decision rule {d.score}: known >= {d.known_threshold:.4f}, unknown < "
+        f"{d.unknown_threshold:.4f}"
+        if d
+        else "no decision rule calibrated"
+    )
+    tracks = (
+        f"same-individual {result.tracks.same_individual:.4f}" if result.tracks else "no tracks"
+    )
     click.echo(
         f"best epoch {result.best_epoch}: {metric} {best.get(metric, float('nan')):.4f}; "
-        f"unknown threshold {threshold}"
+        f"{rule}; {tracks}"
     )
     click.echo(f"run folder: {run_dir}")
 

@@ -199,7 +199,15 @@ class TrainSection(_Section):
     patience: int = Field(
         default=10, ge=1, description="Epochs without improvement before stopping."
     )
-    umap: bool = Field(default=True, description="Save a UMAP plot of val embeddings each epoch.")
+    umap: bool = Field(default=True, description="Save UMAP plots of val embeddings.")
+    umap_every: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Plot the UMAP every this many epochs (and always for the best epoch, at the end): "
+            "a plot costs about a third of a CPU epoch on small data."
+        ),
+    )
     progress: bool = Field(default=True, description="Show tqdm progress bars.")
 
 
@@ -211,10 +219,32 @@ class EvalSection(_Section):
 
 
 class CalibrationSection(_Section):
-    """Open-set threshold calibration on val."""
+    """The decision rule (known / review / unknown) and the track similarity, calibrated on val."""
 
+    target_error_rate: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description=(
+            "Share of automatic known decisions allowed to be wrong (a known individual given "
+            "another id, or a stranger accepted); sets the known threshold."
+        ),
+    )
     target_false_unknown_rate: float = Field(
-        default=0.05, gt=0, lt=1, description="Share of known queries allowed to be 'unknown'."
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="Share of known queries allowed to come out 'unknown'; sets the unknown "
+        "threshold.",
+    )
+    target_false_join_rate: float = Field(
+        default=0.02,
+        gt=0,
+        lt=1,
+        description=(
+            "Share of chips of another individual allowed to join an encounter's track; sets "
+            "the same-individual similarity of the agent's tracks."
+        ),
     )
     level: Literal["encounter", "chip"] = Field(
         default="encounter",

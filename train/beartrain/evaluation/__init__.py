@@ -1,5 +1,16 @@
-"""Measuring embedders: accuracy@k (numpy), open-set calibration, and the split protocols."""
+"""Measuring embedders: accuracy@k (numpy), the open-set decision rule, and the protocols."""
 
+from beartrain.evaluation.decision_rule import (
+    CalibrationError,
+    RuleChoice,
+    calibrate_scores,
+    choose_rule,
+    decision_spec,
+    rule_figures,
+    rule_of,
+    score_aurocs,
+)
+from beartrain.evaluation.embedded import EmbeddedSet
 from beartrain.evaluation.metrics import (
     accuracy_at_k,
     aggregate_encounters,
@@ -8,30 +19,30 @@ from beartrain.evaluation.metrics import (
     similarities,
     true_ranks,
 )
-from beartrain.evaluation.openset import (
-    CalibrationError,
-    OpenSetFigures,
-    auroc,
-    calibrate,
-    choose_threshold,
-    figures_at,
-)
-from beartrain.evaluation.protocol import EmbeddedSet, SubsetResult, evaluate_subset
+from beartrain.evaluation.protocol import SubsetResult, evaluate_subset
+from beartrain.evaluation.queries import OpenSetQueries, ranked_against, subset_queries
+from beartrain.evaluation.tracks import calibrate_tracks
 
 __all__ = [
     "CalibrationError",
     "EmbeddedSet",
-    "OpenSetFigures",
+    "OpenSetQueries",
+    "RuleChoice",
     "SubsetResult",
     "accuracy_at_k",
     "aggregate_encounters",
-    "auroc",
-    "calibrate",
-    "choose_threshold",
+    "calibrate_scores",
+    "calibrate_tracks",
+    "choose_rule",
+    "decision_spec",
     "evaluate_subset",
-    "figures_at",
     "image_top_k",
     "individual_scores",
+    "ranked_against",
+    "rule_figures",
+    "rule_of",
+    "score_aurocs",
     "similarities",
+    "subset_queries",
     "true_ranks",
 ]

@@ -5,7 +5,8 @@
   unknown queries of the open-set figures.
 - disjoint split: the subset is its own gallery (its individuals are unseen in
   training); each query is matched against the other encounters' chips, never
-  its own encounter (a burst would make the task trivial). No open-set figures.
+  its own encounter (a burst would make the task trivial). Open-set figures come
+  from leave-one-individual-out strangers (`beartrain.evaluation.queries`).
 """
 
 from __future__ import annotations
@@ -14,73 +15,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
 
+from beartrain.evaluation.decision_rule import score_aurocs
+from beartrain.evaluation.embedded import EmbeddedSet
 from beartrain.evaluation.metrics import (
-    FloatArray,
     accuracy_at_k,
     aggregate_encounters,
     image_top_k,
-    individual_scores,
-    similarities,
 )
-from beartrain.evaluation.openset import auroc
-from beartrain.evaluation.openset_scores import (
-    SCORE_NAMES,
-    Cohort,
-    gallery_cohort,
-    open_set_scores,
-)
+from beartrain.evaluation.queries import LEVELS, Level, OpenSetQueries, subset_queries
 
-
-@dataclass(frozen=True)
-class EmbeddedSet:
-    """Embeddings of some chips with their labels, encounters and known flags."""
-
-    embeddings: NDArray[np.float32]
-    labels: list[str]
-    encounters: list[str]
-    known: NDArray[np.bool_]
-
-    def select(self, mask: NDArray[np.bool_]) -> EmbeddedSet:
-        """The chips where `mask` is true."""
-        idx = np.flatnonzero(mask)
-        return EmbeddedSet(
-            self.embeddings[idx],
-            [self.labels[i] for i in idx],
-            [self.encounters[i] for i in idx],
-            self.known[idx],
-        )
+__all__ = ["EmbeddedSet", "SubsetResult", "evaluate_subset"]
 
 
 @dataclass
 class SubsetResult:
-    """Metrics of one subset plus the scores the open-set calibration needs.
-
-    Scores are best similarities to the gallery, of chips and of encounters (the
-    normalised mean of their chips' embeddings).
-    """
+    """Metrics of one subset, its open-set queries per level, and its embedded chips."""
 
     metrics: dict[str, float]
-    known_scores: NDArray[np.float64]
-    unknown_scores: NDArray[np.float64]
-    enc_known_scores: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
-    enc_unknown_scores: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    queries: dict[Level, OpenSetQueries] = field(default_factory=dict)
+    chips: EmbeddedSet | None = None
 
-    def scores(self, level: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """(known, unknown) best similarities per 'chip' or per 'encounter'."""
-        if level == "encounter":
-            return self.enc_known_scores, self.enc_unknown_scores
-        return self.known_scores, self.unknown_scores
-
-
-def _best(
-    query: NDArray[np.float64] | NDArray[np.float32], gallery: EmbeddedSet
-) -> NDArray[np.float64]:
-    if len(query) == 0 or len(gallery.labels) == 0:
-        return np.zeros(len(query))
-    best: NDArray[np.float64] = similarities(query, gallery.embeddings).max(axis=1)
-    return best
+    def level(self, level: str) -> OpenSetQueries:
+        """The open-set queries per 'chip' or per 'encounter'."""
+        return self.queries["encounter" if level == "encounter" else "chip"]
 
 
 def _add(metrics: dict[str, float], name: str, values: dict[int, float]) -> None:
@@ -88,12 +46,26 @@ def _add(metrics: dict[str, float], name: str, values: dict[int, float]) -> None
         metrics[f"{name}{k}"] = v
 
 
+def _open_set_metrics(
+    m: dict[str, float], prefix: str, queries: dict[Level, OpenSetQueries]
+) -> None:
+    """``<prefix>_auroc[_<score>]`` per chip, ``<prefix>_enc_auroc[_<score>]`` per encounter."""
+    for level, q in queries.items():
+        stem = f"{prefix}_auroc" if level == "chip" else f"{prefix}_enc_auroc"
+        aurocs = score_aurocs(q)
+        m[stem] = aurocs["best"]
+        for name, value in aurocs.items():
+            m[f"{stem}_{name}"] = value
+    chip = queries["chip"]
+    m[f"{prefix}_known_queries"] = float(len(chip.genuine))
+    m[f"{prefix}_unknown_queries"] = float(len(chip.strangers))
+
+
 def evaluate_open(
     gallery: EmbeddedSet, queries: EmbeddedSet, ks: Sequence[int], prefix: str
 ) -> SubsetResult:
     """Open-split protocol: known queries against the train gallery, unknowns for open set."""
     known_q = queries.select(queries.known)
-    unknown_q = queries.select(~queries.known)
     g, gl = gallery.embeddings, gallery.labels
     m: dict[str, float] = {}
     _add(m, f"{prefix}_chip_acc", accuracy_at_k(known_q.embeddings, known_q.labels, g, gl, ks))
@@ -102,47 +74,9 @@ def evaluate_open(
     )
     _add(m, f"{prefix}_enc_acc", accuracy_at_k(enc, enc_labels, g, gl, ks))
     _add(m, f"{prefix}_chip_imgtop", image_top_k(known_q.embeddings, known_q.labels, g, gl, ks))
-    known_scores, unknown_scores = (
-        _best(known_q.embeddings, gallery),
-        _best(unknown_q.embeddings, gallery),
-    )
-    m[f"{prefix}_auroc"] = auroc(known_scores, unknown_scores)
-    enc_known, enc_unknown = _best(enc, gallery), np.zeros(0)
-    if len(unknown_q.labels):
-        u_enc, _, _ = aggregate_encounters(
-            unknown_q.embeddings, unknown_q.labels, unknown_q.encounters
-        )
-        enc_unknown = _best(u_enc, gallery)
-        m[f"{prefix}_enc_auroc"] = auroc(enc_known, enc_unknown)
-        if len(gallery.labels):
-            cohort = gallery_cohort(gallery.embeddings, gallery.labels)
-            chips = (known_q.embeddings, unknown_q.embeddings)
-            _add_score_aurocs(m, f"{prefix}_", gallery, cohort, chips)
-            _add_score_aurocs(m, f"{prefix}_enc_", gallery, cohort, (enc, u_enc))
-    else:
-        m[f"{prefix}_enc_auroc"] = float("nan")
-    m[f"{prefix}_known_queries"] = float(len(known_q.labels))
-    m[f"{prefix}_unknown_queries"] = float(len(unknown_q.labels))
-    return SubsetResult(m, known_scores, unknown_scores, enc_known, enc_unknown)
-
-
-def _add_score_aurocs(
-    metrics: dict[str, float],
-    prefix: str,
-    gallery: EmbeddedSet,
-    cohort: Cohort,
-    queries: tuple[FloatArray, FloatArray],
-) -> None:
-    """`<prefix>auroc_<score>`: known vs unknown queries under each candidate open-set score."""
-    known, unknown = (
-        open_set_scores(
-            individual_scores(similarities(q, gallery.embeddings), gallery.labels)[1], cohort
-        )
-        for q in queries
-    )
-    for name in SCORE_NAMES:
-        if name in known:
-            metrics[f"{prefix}auroc_{name}"] = auroc(known[name], unknown[name])
+    levels = {level: subset_queries("open", gallery, queries, level) for level in LEVELS}
+    _open_set_metrics(m, prefix, levels)
+    return SubsetResult(m, levels, queries)
 
 
 def evaluate_disjoint(queries: EmbeddedSet, ks: Sequence[int], prefix: str) -> SubsetResult:
@@ -155,11 +89,9 @@ def evaluate_disjoint(queries: EmbeddedSet, ks: Sequence[int], prefix: str) -> S
     enc_same = np.asarray(enc_keys, dtype=str)[:, None] == qe[None, :]
     _add(m, f"{prefix}_enc_acc", accuracy_at_k(enc, enc_labels, q, ql, ks, exclude=enc_same))
     _add(m, f"{prefix}_chip_imgtop", image_top_k(q, ql, q, ql, ks, exclude=same))
-    m[f"{prefix}_auroc"] = float("nan")
-    m[f"{prefix}_enc_auroc"] = float("nan")
-    m[f"{prefix}_known_queries"] = float(len(ql))
-    m[f"{prefix}_unknown_queries"] = 0.0
-    return SubsetResult(m, np.zeros(0), np.zeros(0))
+    levels = {level: subset_queries("disjoint", queries, queries, level) for level in LEVELS}
+    _open_set_metrics(m, prefix, levels)
+    return SubsetResult(m, levels, queries)
 
 
 def evaluate_subset(

@@ -2,8 +2,10 @@
 
 The table follows the reference work's form (split, backbone, loss, epochs,
 acc@1/3/5/10), one row per chip, per encounter, and the reference's own
-nearest-*images* top-k (labelled as such), followed by the open-set figures at
-the threshold stored in the checkpoint.
+nearest-*images* top-k (labelled as such), followed by the open-set figures:
+what the decision rule stored in the checkpoint does per encounter and per chip
+(decided through `bearagent.decisions.decide_ranked`, as the agent decides), and
+the AUROC of every open-set score.
 """
 
 from __future__ import annotations
@@ -16,16 +18,26 @@ from pathlib import Path
 
 import torch
 
-from bearagent.modelcard import InputSpec
+from bearagent.decisions import SCORE_NAMES
+from bearagent.modelcard import DecisionSpec, InputSpec
 from beartrain.checkpoint import Checkpoint, load_checkpoint
 from beartrain.data.splitfile import Split, read_split
-from beartrain.evaluation.openset import OpenSetFigures, figures_at
-from beartrain.evaluation.openset_scores import SCORE_NAMES
+from beartrain.evaluation.decision_rule import rule_figures, rule_of
 from beartrain.evaluation.protocol import SubsetResult, evaluate_subset
+from beartrain.evaluation.queries import LEVELS
 from beartrain.model import Embedder
 from beartrain.training.distributed import pick_device
 from beartrain.training.epoch import embed_rows
 
+#: Rule figures in the open-set table: (column, key of `rule_figures`).
+RULE_COLUMNS = (
+    ("automatic", "automatic_share"),
+    ("automatic error", "automatic_error"),
+    ("false-unknown", "false_unknown_rate"),
+    ("unknown detection", "unknown_detection_rate"),
+    ("review", "review_share"),
+    ("AUROC", "auroc"),
+)
 #: Table rows: label and the metric-name stem in `evaluate_subset`'s output.
 ROWS = (
     ("per chip", "chip_acc"),
@@ -45,8 +57,9 @@ class EvaluationReport:
     epochs: int
     ks: tuple[int, ...]
     metrics: dict[str, float]
-    open_set: OpenSetFigures | None
-    level: str = "encounter"  # what the open-set figures count: 'encounter' or 'chip' queries
+    decision: DecisionSpec | None
+    rule_figures: dict[str, dict[str, float]] = field(default_factory=dict)  # level -> figures
+    queries: dict[str, tuple[int, int]] = field(default_factory=dict)  # level -> known, unknown
     files: list[Path] = field(default_factory=list)
 
     def table_rows(self) -> list[dict[str, str]]:
@@ -75,31 +88,36 @@ class EvaluationReport:
         return "\n".join(lines) + "\n"
 
     def _score_lines(self) -> list[str]:
-        """AUROC of each candidate open-set score (see beartrain.evaluation.openset_scores)."""
+        """AUROC of each open-set score (bearagent.decisions.scores), per chip and encounter."""
         m, sub = self.metrics, self.subset
         parts = [
-            f"{name} {_fmt(m[f'{sub}_auroc_{name}'])} / "
+            f"{name} {_fmt(m.get(f'{sub}_auroc_{name}', math.nan))} / "
             f"{_fmt(m.get(f'{sub}_enc_auroc_{name}', math.nan))}"
             for name in SCORE_NAMES
-            if f"{sub}_auroc_{name}" in m
         ]
-        if not parts:
-            return []
         return ["", "AUROC by open-set score, per chip / per encounter: " + "; ".join(parts) + "."]
 
     def _open_set_lines(self) -> list[str]:
-        enc = _fmt(self.metrics.get(f"{self.subset}_enc_auroc", math.nan))
-        if self.open_set is None:
-            auroc = _fmt(self.metrics.get(f"{self.subset}_auroc", math.nan))
-            return [f"Open set: no calibrated threshold; AUROC {auroc} (per encounter {enc})."]
-        o = self.open_set
-        chip = _fmt(self.metrics.get(f"{self.subset}_auroc", math.nan))
-        return [
-            f"Open set per {self.level} ({o.known} known, {o.unknown} unknown): AUROC per chip "
-            f"{chip}, per encounter {enc}; at the stored threshold {o.threshold:.4f}: "
-            f"false-unknown rate {_fmt(o.false_unknown_rate)}, unknown detection rate "
-            f"{_fmt(o.detection_rate)}."
+        d = self.decision
+        if d is None:
+            enc = _fmt(self.metrics.get(f"{self.subset}_enc_auroc", math.nan))
+            return [f"Open set: no calibrated decision rule; AUROC (best) per encounter {enc}."]
+        lines = [
+            f"Decision rule (from {d.method} on {d.validation_set or 'unknown data'}): score "
+            f"`{d.score}`, known >= {d.known_threshold:.4f}, unknown < "
+            f"{d.unknown_threshold:.4f}, review in between. On {self.subset}:",
+            "",
+            "| queries | known / unknown | " + " | ".join(c for c, _ in RULE_COLUMNS) + " |",
+            "|---|---|" + "---|" * len(RULE_COLUMNS),
         ]
+        for level in ("encounter", "chip"):
+            if level not in self.rule_figures:
+                continue
+            f = self.rule_figures[level]
+            known, unknown = self.queries.get(level, (0, 0))
+            cells = " | ".join(_fmt(f[key]) for _, key in RULE_COLUMNS)
+            lines.append(f"| per {level} | {known} / {unknown} | {cells} |")
+        return lines
 
 
 def _fmt(x: float) -> str:
@@ -149,11 +167,11 @@ def evaluate_run(
         device=torch_device,
         batch_size=ckpt.config.eval.batch_size,
     )
-    open_set = None
     cfg = ckpt.config
-    known, unknown = result.scores(cfg.calibration.level)
-    if ckpt.threshold is not None and len(known):
-        open_set = figures_at(known, unknown, ckpt.threshold.value)
+    figures = {}
+    if ckpt.decision is not None:
+        rule = rule_of(ckpt.decision)
+        figures = {str(level): rule_figures(rule, result.level(level)) for level in LEVELS}
     report = EvaluationReport(
         subset,
         split.kind,
@@ -162,8 +180,9 @@ def evaluate_run(
         ckpt.epoch,
         ks,
         result.metrics,
-        open_set,
-        level=cfg.calibration.level,
+        ckpt.decision,
+        figures,
+        {lvl: (len(q.genuine), len(q.strangers)) for lvl, q in result.queries.items()},
     )
     if write:
         report.files = write_report(report, folder)
@@ -176,15 +195,17 @@ def write_report(report: EvaluationReport, folder: Path) -> list[Path]:
     md.write_text(report.markdown(), encoding="utf-8")
     path = folder / f"evaluation_{report.subset}.csv"
     rows = report.table_rows()
-    extra = {}
-    if report.open_set is not None:
-        o = report.open_set
+    extra: dict[str, str] = {}
+    if report.decision is not None:
+        d = report.decision
         extra = {
-            "auroc": _fmt(o.auroc),
-            "threshold": f"{o.threshold:.4f}",
-            "false_unknown_rate": _fmt(o.false_unknown_rate),
-            "unknown_detection_rate": _fmt(o.detection_rate),
+            "score": d.score,
+            "known_threshold": f"{d.known_threshold:.4f}",
+            "unknown_threshold": f"{d.unknown_threshold:.4f}",
         }
+        for level, figures in report.rule_figures.items():
+            tag = "enc" if level == "encounter" else "chip"
+            extra.update({f"{tag}_{key}": _fmt(figures[key]) for _, key in RULE_COLUMNS})
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=[*rows[0], *extra])
         writer.writeheader()

@@ -1,31 +1,38 @@
 """``bear-train fit``: the training loop, per-epoch evaluation, early stopping, calibration.
 
 Run folder: ``config.yaml`` (resolved), ``split/`` (a copy of the split files),
-``metrics.csv``, ``curves.png``, ``umap/epoch_NNN.png``, ``best.pt`` (best epoch
-on train.early_stop_metric, with the calibrated threshold), ``last.pt`` (for
-``--resume``), ``calibration.json`` and ``README.md``.
+``metrics.csv``, ``curves.png``, ``umap/epoch_NNN.png`` (every train.umap_every
+epochs) and ``umap/best_epoch_NNN.png``, ``best.pt`` (best epoch on
+train.early_stop_metric, with the calibrated decision rule and track similarity),
+``last.pt`` (for ``--resume``), ``calibration.json`` and ``README.md``.
+
+Each epoch's val figures include, beside the AUROC of every open-set score, what
+the rule calibrated on val itself does there (``val_enc_review_share``, ...: in
+sample, to follow progress); the stored rule is calibrated once, with the best
+model, after training.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bearagent.modelcard import ThresholdSpec
-from beartrain.checkpoint import load_checkpoint, save_checkpoint, store_threshold
+from bearagent.modelcard import DecisionSpec, TrackSpec
+from beartrain.checkpoint import load_checkpoint, save_checkpoint, store_calibration
 from beartrain.config import TrainConfig, config_to_yaml
-from beartrain.evaluation import calibrate, evaluate_subset
+from beartrain.evaluation import CalibrationError, decision_spec, evaluate_subset
 from beartrain.evaluation.protocol import SubsetResult
 from beartrain.model import Embedder
+from beartrain.training.calibrate import RunCalibration, calibrate_run, choose_on, rule_metrics
 from beartrain.training.distributed import broadcast_flag, setup, teardown
 from beartrain.training.epoch import embed_rows, train_one_epoch
 from beartrain.training.prepare import Run, prepare
+from beartrain.training.readme import write_readme
 from beartrain.training.runfiles import plot_curves, plot_umap, write_metrics_csv
 from beartrain.training.state import check_metric, seed_everything
 
@@ -42,7 +49,8 @@ class FitResult:
     run_dir: Path
     best_epoch: int
     history: list[dict[str, float]]
-    threshold: ThresholdSpec | None
+    decision: DecisionSpec | None
+    tracks: TrackSpec | None
     stopped_early: bool
 
     @property
@@ -68,7 +76,7 @@ def fit(
             _start_run_folder(run)
         if ctx.is_main and run.state.epoch == 0:
             # Epoch 0: the untrained embedder, the baseline every epoch is compared with.
-            before = validate(run, run.model, 0).metrics
+            before = validate(run, run.model, 0, umap=_umap_name(cfg, 0)).metrics
             check_metric(cfg.train.early_stop_metric, {"train_loss": 0.0, **before})
             run.state.history.append({"epoch": 0.0, **before})
         stopped = False
@@ -78,8 +86,10 @@ def fit(
                 on_epoch(epoch, run.state.history[-1])
             if stopped:
                 break
-        threshold = _finish(run) if ctx.is_main else None
-        return FitResult(out, run.state.best_epoch, run.state.history, threshold, stopped)
+        calibrated = _finish(run) if ctx.is_main else None
+        decision = calibrated.decision if calibrated else None
+        tracks = calibrated.tracks if calibrated else None
+        return FitResult(out, run.state.best_epoch, run.state.history, decision, tracks, stopped)
     finally:
         teardown(ctx)
 
@@ -95,19 +105,35 @@ def _start_run_folder(run: Run) -> None:
             shutil.copy2(source / name, split_copy / name)
 
 
-def validate(run: Run, model: Embedder, epoch: int, *, umap: bool = True) -> SubsetResult:
-    """Val metrics with gallery = train chips; a UMAP plot when enabled."""
+def validate(run: Run, model: Embedder, epoch: int, *, umap: str | None = None) -> SubsetResult:
+    """Val metrics with gallery = train chips, with the rule calibrated on val in sample.
+
+    `umap` names the plot (under umap/) to draw of the val embeddings, if any.
+    """
     cfg = run.cfg
     kwargs = {"batch_size": cfg.eval.batch_size, "num_workers": cfg.train.num_workers}
     root, device = run.split.root, run.ctx.device
     gallery = embed_rows(model, root, run.split.train, run.spec, device, **kwargs)
     val = embed_rows(model, root, run.split.val, run.spec, device, **kwargs)
     result = evaluate_subset(run.split.kind, gallery, val, cfg.eval.ks, "val")
+    try:
+        choice = choose_on(result, cfg.calibration)
+    except CalibrationError:
+        choice = None
+    if choice is not None:
+        spec = decision_spec(choice.calibration, result.level(cfg.calibration.level))
+        result.metrics.update(rule_metrics(result, spec, "val"))
     if cfg.train.umap and umap:
         (run.out / "umap").mkdir(exist_ok=True)
-        path = run.out / "umap" / f"epoch_{epoch:03d}.png"
-        plot_umap(path, val.embeddings, val.labels, val.known, cfg.train.seed)
+        plot_umap(run.out / "umap" / umap, val.embeddings, val.labels, val.known, cfg.train.seed)
     return result
+
+
+def _umap_name(cfg: TrainConfig, epoch: int) -> str | None:
+    """The epoch's UMAP plot, every train.umap_every epochs (and the last one)."""
+    if epoch % cfg.train.umap_every == 0 or epoch == cfg.train.epochs:
+        return f"epoch_{epoch:03d}.png"
+    return None
 
 
 def _freezes_batchnorm(cfg: TrainConfig) -> bool:
@@ -138,7 +164,7 @@ def _epoch(run: Run, epoch: int) -> bool:
     stop = False
     if ctx.is_main:
         metrics = {"epoch": float(epoch), "train_loss": loss, "train_s": train_s}
-        metrics.update(validate(run, run.model, epoch).metrics)
+        metrics.update(validate(run, run.model, epoch, umap=_umap_name(cfg, epoch)).metrics)
         state.epoch = epoch
         state.history.append(metrics)
         improved = state.update(cfg.train.early_stop_metric, metrics)
@@ -173,7 +199,8 @@ def _save(run: Run, name: str, metrics: dict[str, float]) -> None:
         epoch=run.state.epoch,
         metrics=metrics,
         input_spec=run.spec,
-        threshold=None,
+        decision=None,
+        tracks=None,
         training=run.summary,
         model=run.model,
         label_names=run.label_names,
@@ -181,45 +208,19 @@ def _save(run: Run, name: str, metrics: dict[str, float]) -> None:
     )
 
 
-def _finish(run: Run) -> ThresholdSpec | None:
-    """Calibrate the unknown threshold with the best model; store it; write the README."""
+def _finish(run: Run) -> RunCalibration:
+    """Calibrate the rule and the tracks with the best model; store them; write the README."""
     best = run.out / "best.pt"
     if not best.is_file():  # resumed after the last epoch, or no epoch ran
         _save(run, "best.pt", run.state.history[-1])
     model = load_checkpoint(best).build_model().to(run.ctx.device)
-    result = validate(run, model, run.state.best_epoch, umap=False)
-    threshold = None
-    level = run.cfg.calibration.level
-    known, unknown = result.scores(level)
-    if len(known) and len(unknown):
-        target = run.cfg.calibration.target_false_unknown_rate
-        plural = "encounters (mean embeddings)" if level == "encounter" else "chips"
-        where = f"val: {len(known)} known, {len(unknown)} unknown {plural}"
-        threshold, _ = calibrate(known, unknown, target, where)
-        for name in ("best.pt", "last.pt"):
-            if (run.out / name).is_file():
-                store_threshold(run.out / name, threshold)
-    else:
-        log.warning("no calibration: val needs queries of known and of held-out individuals")
-    calibration = threshold.model_dump(mode="json") if threshold else None
-    (run.out / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
-    _write_readme(run, threshold)
-    return threshold
-
-
-def _write_readme(run: Run, threshold: ThresholdSpec | None) -> None:
-    best = next((r for r in run.state.history if r["epoch"] == run.state.best_epoch), {})
-    figures = "\n".join(
-        f"| {k} | {v:.4f} |" for k, v in best.items() if k.startswith("val_") and not math.isnan(v)
-    )
-    text = (
-        f"# bear-train run\n\nBackbone `{run.cfg.model.backbone}`, loss `{run.cfg.loss.name}`, "
-        f"miner `{run.cfg.miner.name}`; split `{run.cfg.data.split}` ({run.split.kind}, "
-        f"{run.summary.individuals} individuals, {run.summary.images} train chips).\n\n"
-        f"Best epoch {run.state.best_epoch} of {run.state.epoch} on "
-        f"`{run.cfg.train.early_stop_metric}`.\n\n| metric | value |\n|---|---|\n{figures}\n\n"
-        f"Unknown threshold: {threshold.value if threshold else 'not calibrated'}\n\n"
-        "Files: config.yaml, split/, metrics.csv, curves.png, umap/, best.pt, last.pt, "
-        "calibration.json. Reproduce: `bear-train fit --config config.yaml`.\n"
-    )
-    (run.out / "README.md").write_text(text, encoding="utf-8")
+    umap = f"best_epoch_{run.state.best_epoch:03d}.png"
+    result = validate(run, model, run.state.best_epoch, umap=umap)
+    calibrated = calibrate_run(result, run.cfg.calibration)
+    for name in ("best.pt", "last.pt"):
+        if (run.out / name).is_file():
+            store_calibration(run.out / name, calibrated.decision, calibrated.tracks)
+    text = json.dumps(calibrated.as_json(), indent=2) + "\n"
+    (run.out / "calibration.json").write_text(text, encoding="utf-8")
+    write_readme(run, calibrated)
+    return calibrated

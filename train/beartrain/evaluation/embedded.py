@@ -1,0 +1,28 @@
+"""Embeddings of a subset's chips with their labels, encounters and known flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class EmbeddedSet:
+    """Embeddings of some chips with their labels, encounters and known flags."""
+
+    embeddings: NDArray[np.float32]
+    labels: list[str]
+    encounters: list[str]
+    known: NDArray[np.bool_]
+
+    def select(self, mask: NDArray[np.bool_]) -> EmbeddedSet:
+        """The chips where `mask` is true."""
+        idx = np.flatnonzero(mask)
+        return EmbeddedSet(
+            self.embeddings[idx],
+            [self.labels[i] for i in idx],
+            [self.encounters[i] for i in idx],
+            self.known[idx],
+        )
