@@ -1,10 +1,13 @@
 """Building a paho-mqtt client from the ``[mqtt]`` section.
 
-MQTT 5 rather than 3.1.1: its CONNACK carries a reason code ("Bad user name or
-password", "Not authorized") that the log can show as it is, PUBACKs carry one
-too (so a broker that refuses an event is told apart from one that took it),
-and the session's lifetime is a property we set (`session_expiry_s`) instead of
-"forever or never". Mosquitto has spoken MQTT 5 since 1.6.
+The agent speaks MQTT 5, not 3.1.1: its CONNACK carries a reason code ("Bad
+user name or password", "Not authorized") that the log can show as it is, PUBACKs
+carry one too (so a broker that refuses an event, e.g. 0x87 Not authorized from
+Mosquitto's ACL, is told apart from one that took it: the event stays in the
+outbox and is retried, see `drain`; with 3.1.1 Mosquitto acknowledges a denied
+PUBLISH as if delivered and drops it), and the session's lifetime is a property
+we set (`session_expiry_s`) instead of "forever or never". Mosquitto has spoken
+MQTT 5 since 1.6.
 """
 
 from __future__ import annotations

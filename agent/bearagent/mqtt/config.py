@@ -78,7 +78,8 @@ class MqttConfig(_Section):
         default="bearid/{agent_id}/",
         description=(
             "Prefix of every topic, ending with '/'; '{agent_id}' is replaced by the agent id. "
-            "Topics are <prefix>status, <prefix>sighting, <prefix>unknown, <prefix>stats."
+            "Topics are <prefix>status, <prefix>sighting, <prefix>unknown, "
+            "<prefix>correction, <prefix>stats."
         ),
     )
     keepalive_s: int = Field(
@@ -113,10 +114,16 @@ class MqttConfig(_Section):
         ),
     )
     reconnect_min_s: float = Field(
-        default=1.0, gt=0, description="First wait before reconnecting after a lost connection."
+        default=1.0,
+        gt=0,
+        description="First wait before reconnecting after a lost connection, and before "
+        "sending again an event the broker refused (e.g. its ACL denies the topic).",
     )
     reconnect_max_s: float = Field(
-        default=120.0, gt=0, description="Longest wait between reconnect attempts (doubling)."
+        default=120.0,
+        gt=0,
+        description="Longest wait between reconnect attempts, and between tries of a refused "
+        "event (the waits double up to it).",
     )
     inflight: int = Field(
         default=20,
