@@ -11,6 +11,7 @@ import pytest
 
 from support.broker import Credentials, Mosquitto, find_mosquitto
 from support.certs import make_tls_files
+from support.station_fixtures import postgres_server, station_db  # noqa: F401 (fixtures)
 from support.subscriber import Subscriber
 
 REPO = Path(__file__).resolve().parent.parent

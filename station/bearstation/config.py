@@ -1,0 +1,297 @@
+"""The station's one typed configuration: database, brokers, intake and export metadata.
+
+Loaded from a TOML file (`--config`), then the dedicated flags, then ``--set
+key=value``; unknown keys are errors that name the key. A broker is written as a
+URL (``mqtts://station@broker.example:8883``) or key by key, like the agent's
+``[mqtt]`` section; secrets never live here: the password is read from
+`password_file` when the station connects.
+"""
+
+from __future__ import annotations
+
+import socket
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bearstation.errors import BrokerUrlError
+
+DEFAULT_DATABASE = "sqlite:///bearstation.db"
+#: Where the station finds its broker password under systemd (LoadCredential=).
+DEFAULT_PASSWORD_CREDENTIAL = "mqtt-password"
+_SCHEMES = {"mqtt": (False, 1883), "mqtts": (True, 8883)}
+
+
+class _Section(BaseModel):
+    """Frozen, and unknown keys are errors that name the key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsVersion(StrEnum):
+    """The oldest TLS version accepted from a broker."""
+
+    TLS_1_2 = "1.2"
+    TLS_1_3 = "1.3"
+
+
+class TlsConfig(_Section):
+    """TLS towards one broker: server verification and an optional client certificate."""
+
+    enabled: bool = Field(default=False, description="Connect over TLS (mqtts:// URLs set it).")
+    ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the authority that signed the broker's certificate. "
+        "Unset: the system's trusted authorities.",
+    )
+    cert_file: Path | None = Field(default=None, description="PEM client certificate, if any.")
+    key_file: Path | None = Field(default=None, description="PEM key of `cert_file`.")
+    min_version: TlsVersion = Field(
+        default=TlsVersion.TLS_1_2, description="Oldest TLS version accepted: '1.2' or '1.3'."
+    )
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("tls.cert_file and tls.key_file go together: set both or neither")
+        return self
+
+
+class BrokerConfig(_Section):
+    """One broker the station subscribes to (each with its own persistent session)."""
+
+    url: str | None = Field(
+        default=None,
+        description="Shorthand for scheme, host, port and user: mqtt://host:1883 or "
+        "mqtts://user@host:8883 (never a password: use password_file).",
+    )
+    host: str = Field(default="127.0.0.1", min_length=1, description="Broker host name or IP.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
+    client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="MQTT client id, which names the persistent session: keep it stable. "
+        "Unset: 'bear-station-<station.id>'.",
+    )
+    username: str | None = Field(default=None, min_length=1, description="Broker username.")
+    password_file: Path | None = Field(
+        default=None,
+        description="File holding the password (trailing newline ignored); a relative name "
+        "is looked up in $CREDENTIALS_DIRECTORY. Unset with a username: 'mqtt-password' "
+        "there.",
+    )
+    tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
+    allow_plaintext_credentials: bool = Field(
+        default=False,
+        description="Allow a username and password over plain TCP (trusted networks only).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("url"):
+            return {**parse_broker_url(str(data["url"])), **data}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> BrokerConfig:
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file is set but username is not: set both")
+        plain = not self.tls.enabled and not self.allow_plaintext_credentials
+        if self.username is not None and plain:
+            raise ValueError(
+                f"refusing to send the username and password to {self.where} over plain "
+                "TCP: use mqtts:// (TLS), or allow_plaintext_credentials = true if this "
+                "network is trusted"
+            )
+        return self
+
+    @property
+    def where(self) -> str:
+        """``host:port``, for messages."""
+        return f"{self.host}:{self.port}"
+
+
+def parse_broker_url(url: str) -> dict[str, Any]:
+    """The broker keys a URL stands for: ``mqtt[s]://[user@]host[:port]``."""
+    parts = urlsplit(url)
+    if parts.scheme not in _SCHEMES:
+        raise BrokerUrlError(
+            f"broker URL {url!r}: the scheme must be mqtt:// or mqtts:// (TLS), "
+            "e.g. mqtts://station@broker.example:8883"
+        )
+    if parts.password is not None:
+        raise BrokerUrlError(
+            f"broker URL {_hide_password(url)!r} holds a password: put it in a file "
+            "(--password-file, or brokers.password_file) instead, where ps and logs cannot "
+            "show it"
+        )
+    if not parts.hostname:
+        raise BrokerUrlError(f"broker URL {url!r} names no host: e.g. mqtt://localhost:1883")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise BrokerUrlError(f"broker URL {url!r}: only scheme, user, host and port are read")
+    try:
+        port = parts.port
+    except ValueError:
+        raise BrokerUrlError(f"broker URL {url!r}: the port must be a number 1-65535") from None
+    tls, default_port = _SCHEMES[parts.scheme]
+    keys: dict[str, Any] = {"host": parts.hostname, "port": port or default_port}
+    if tls:
+        keys["tls"] = {"enabled": True}
+    if parts.username:
+        keys["username"] = unquote(parts.username)
+    return keys
+
+
+def _hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@") if parts.password else ""
+    return parts._replace(netloc=netloc).geturl() if netloc else url
+
+
+def _default_station_id() -> str:
+    host = socket.gethostname().split(".")[0] or "station"
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in host)[:64]
+
+
+class StationSection(_Section):
+    """The station as a whole."""
+
+    id: str = Field(
+        default_factory=_default_station_id,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Name of this station; default client ids are 'bear-station-<id>'. "
+        "Default: the host name.",
+    )
+    database: str = Field(
+        default=DEFAULT_DATABASE,
+        min_length=1,
+        description="SQLAlchemy URL: sqlite:///file.db (relative to the current folder) or "
+        "postgresql+psycopg://user@host/dbname (password in ~/.pgpass or $PGPASSFILE).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Logging level."
+    )
+
+
+class IntakeConfig(_Section):
+    """How the station subscribes and writes."""
+
+    topics: list[str] = Field(
+        default_factory=lambda: ["bearid/+/#"],
+        min_length=1,
+        description="Topic filters subscribed with QoS 1 on every broker.",
+    )
+    topic_prefix: str = Field(
+        default="bearid/",
+        description="What precedes '<agent_id>/<channel>' in a topic; other topics are "
+        "quarantined as unexpected.",
+    )
+    session_expiry_s: int = Field(
+        default=7 * 86_400,
+        ge=0,
+        le=0xFFFF_FFFF,
+        description="How long a broker keeps the station's session (and queues its events) "
+        "while the station is away.",
+    )
+    keepalive_s: int = Field(default=60, ge=5, le=65535, description="MQTT keep-alive.")
+    reconnect_min_s: float = Field(default=1.0, gt=0, description="First reconnect wait.")
+    reconnect_max_s: float = Field(default=60.0, gt=0, description="Longest reconnect wait.")
+    receive_maximum: int = Field(
+        default=200,
+        ge=1,
+        le=65535,
+        description="Most unacknowledged events a broker may send at once (they are acked "
+        "only after the database commit).",
+    )
+    batch_max: int = Field(
+        default=500, ge=1, description="Most events written in one database transaction."
+    )
+    retry_s: float = Field(
+        default=5.0, gt=0, description="Wait before retrying a database write that failed."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> IntakeConfig:
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("intake.reconnect_min_s is larger than intake.reconnect_max_s")
+        if self.topic_prefix and not self.topic_prefix.endswith("/"):
+            raise ValueError(f"intake.topic_prefix {self.topic_prefix!r} must end with '/'")
+        return self
+
+
+class Contributor(_Section):
+    """A person or organisation credited in the Camtrap DP package."""
+
+    title: str = Field(min_length=1, description="Name of the person or organisation.")
+    email: str | None = Field(default=None, description="E-mail address.")
+    role: Literal[
+        "contact", "principalInvestigator", "rightsHolder", "publisher", "contributor"
+    ] = Field(default="contributor", description="Camtrap DP role.")
+    organization: str | None = Field(default=None, description="Organisation of a person.")
+
+
+class ExportConfig(_Section):
+    """Metadata of the Camtrap DP package (the data itself comes from the database)."""
+
+    project_title: str = Field(default="bearid camera-trap survey", min_length=1)
+    project_description: str | None = Field(default=None, description="Markdown, optional.")
+    sampling_design: Literal[
+        "simpleRandom",
+        "systematicRandom",
+        "clusteredRandom",
+        "experimental",
+        "targeted",
+        "opportunistic",
+    ] = Field(default="targeted", description="Camtrap DP project.samplingDesign.")
+    contributors: list[Contributor] = Field(
+        default_factory=lambda: [Contributor(title="bearid base station", role="publisher")],
+        min_length=1,
+        description="Camtrap DP contributors (at least one).",
+    )
+    scientific_name: str = Field(default="Ursus arctos", description="Taxon observed.")
+    data_license: str | None = Field(
+        default=None, description="Licence of the data, e.g. 'CC-BY-4.0' (with media_license)."
+    )
+    media_license: str | None = Field(default=None, description="Licence of the media files.")
+
+    @model_validator(mode="after")
+    def _licenses_together(self) -> ExportConfig:
+        if (self.data_license is None) != (self.media_license is None):
+            raise ValueError(
+                "export.data_license and export.media_license go together (Camtrap DP wants "
+                "both scopes when any licence is given)"
+            )
+        return self
+
+
+class StationConfig(_Section):
+    """Everything `bear-station` reads from its configuration file."""
+
+    station: StationSection = Field(default_factory=StationSection)
+    brokers: list[BrokerConfig] = Field(
+        default_factory=list, description="Brokers to subscribe to ([[brokers]] tables)."
+    )
+    intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+
+    @model_validator(mode="after")
+    def _distinct_client_ids(self) -> StationConfig:
+        seen: set[tuple[str, str]] = set()
+        for broker in self.brokers:
+            key = (broker.where, client_id_for(self, broker))
+            if key in seen:
+                raise ValueError(f"broker {broker.where} is listed twice with the same client id")
+            seen.add(key)
+        return self
+
+
+def client_id_for(config: StationConfig, broker: BrokerConfig) -> str:
+    """The broker's client id: configured, or ``bear-station-<station.id>`` (stable)."""
+    return broker.client_id or f"bear-station-{config.station.id}"

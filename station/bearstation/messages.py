@@ -1,0 +1,144 @@
+"""What arrives from a broker, and what it is: a status, a valid event, or a rejection.
+
+Every check the station makes before storing lives here: the topic's shape, the
+payload's text and JSON, its ``schema_version``, the agent's JSON Schema, and that
+topic and payload agree on the channel and the agent. A rejection carries the
+reason that goes into the quarantine table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from bearagent.mqtt.payloads import SCHEMA_VERSION, STATUS_OFFLINE, STATUS_ONLINE, load_schema
+
+Channel = Literal["sighting", "unknown", "correction", "stats"]
+CHANNELS: tuple[str, ...] = ("status", "sighting", "unknown", "correction", "stats")
+#: Payloads larger than this are quarantined unparsed (an end event is a few hundred kB).
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as the broker delivered it."""
+
+    broker: str  # host:port, for the quarantine
+    topic: str
+    payload: bytes
+    received_at: datetime
+    retain: bool = False
+
+
+@dataclass(frozen=True)
+class Status:
+    """The retained ``status`` topic of a box."""
+
+    agent_id: str
+    online: bool
+
+
+@dataclass(frozen=True)
+class Event:
+    """A schema-valid JSON event on the topic of its channel and agent."""
+
+    agent_id: str
+    channel: Channel
+    body: dict[str, Any]
+    text: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Something the station cannot store as an event; `reason` says why."""
+
+    reason: str
+
+
+Parsed = Status | Event | Rejected
+
+
+@cache
+def _validator(event: str) -> Draft202012Validator:
+    """The schema of one kind of event (errors then name the field, not 'oneOf')."""
+    schema = {k: v for k, v in load_schema().items() if k != "oneOf"}
+    return Draft202012Validator({**schema, "$ref": f"#/$defs/{event}"})
+
+
+def split_topic(topic: str, prefix: str) -> tuple[str, str] | None:
+    """(agent_id, channel) of ``<prefix><agent_id>/<channel>``, or None for another shape."""
+    if not topic.startswith(prefix):
+        return None
+    parts = topic[len(prefix) :].split("/")
+    if len(parts) != 2 or not parts[0] or parts[1] not in CHANNELS:
+        return None
+    return parts[0], parts[1]
+
+
+def parse(message: Incoming, prefix: str) -> Parsed:
+    """What `message` is; every failure is a `Rejected` with its reason."""
+    where = split_topic(message.topic, prefix)
+    if where is None:
+        return Rejected(
+            f"unexpected topic {message.topic!r}: expected {prefix}<agent_id>/<channel> with "
+            f"channel one of {', '.join(CHANNELS)}"
+        )
+    agent_id, channel = where
+    if len(message.payload) > MAX_PAYLOAD_BYTES:
+        return Rejected(f"payload of {len(message.payload)} bytes is over {MAX_PAYLOAD_BYTES}")
+    try:
+        text = message.payload.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return Rejected(f"payload is not UTF-8 text ({e})")
+    if channel == "status":
+        if text not in (STATUS_ONLINE, STATUS_OFFLINE):
+            return Rejected(f"status payload {text[:40]!r} is neither 'online' nor 'offline'")
+        return Status(agent_id, text == STATUS_ONLINE)
+    return _parse_event(text, agent_id, channel)
+
+
+def _parse_event(text: str, agent_id: str, channel: str) -> Parsed:
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as e:
+        return Rejected(f"payload is not JSON ({e})")
+    if not isinstance(body, dict):
+        return Rejected(f"payload is JSON {type(body).__name__}, not an object")
+    version = body.get("schema_version")
+    if version != SCHEMA_VERSION:
+        shown = "missing" if "schema_version" not in body else repr(version)
+        return Rejected(
+            f"schema_version {shown}: this station reads schema_version {SCHEMA_VERSION} "
+            "(upgrade bear-station for a newer agent)"
+        )
+    event = body.get("event")
+    if event not in CHANNELS[1:]:
+        return Rejected(f"event {str(event)[:40]!r} is not one of {', '.join(CHANNELS[1:])}")
+    errors = list(_validator(str(event)).iter_errors(body))
+    # A field that fails also counts as 'unevaluated': report the failure itself.
+    error = best_match([e for e in errors if e.validator != "unevaluatedProperties"] or errors)
+    if error is not None:
+        path = "/".join(str(p) for p in error.absolute_path) or "(payload)"
+        return Rejected(f"payload does not match the schema at {path}: {error.message[:300]}")
+    if body["event"] != channel:
+        return Rejected(f"a {body['event']!r} payload on the {channel!r} topic")
+    if body["agent_id"] != agent_id:
+        return Rejected(f"payload of agent {body['agent_id']!r} on the topic of {agent_id!r}")
+    return Event(agent_id, channel, _without_nul(body), text)  # type: ignore[arg-type]
+
+
+def _without_nul(value: Any) -> Any:
+    """NUL characters (legal in JSON, refused by PostgreSQL text) become U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,242 @@
+"""The station's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+Times are stored as naive UTC (`UtcDateTime`) on both, so a comparison means the
+same everywhere; the capture's own UTC offset is kept beside it (``*_offset_min``)
+for local days. Every individual is keyed by (agent_id, individual_id): named ids
+(``bear-0001``) are unique only on their box. Alembic's migrations in
+``bearstation/alembic`` create exactly these tables (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime in, stored as naive UTC, an aware UTC datetime out."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the station stores aware times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if isinstance(value, datetime) else value
+
+
+AGENT = String(64)
+
+boxes = Table(
+    "boxes",
+    metadata,
+    Column("agent_id", AGENT, primary_key=True),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("status", String(16)),  # the retained 'status' topic: online | offline
+    Column("status_at", UtcDateTime),
+)
+
+cameras = Table(
+    "cameras",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", AGENT, ForeignKey("boxes.agent_id"), nullable=False),
+    Column("site", String(255), nullable=False),
+    Column("camera", String(255), nullable=False),
+    Column("first_captured_at", UtcDateTime),
+    Column("last_captured_at", UtcDateTime),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("coordinate_uncertainty_m", Integer),
+    Column("location_name", String(255)),
+    Column("camera_model", String(255)),
+    UniqueConstraint("agent_id", "site", "camera"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("agent_id", AGENT, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("kind", String(16)),
+    Column("topic", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_events_agent_channel", "agent_id", "channel"),
+)
+
+individuals = Table(
+    "individuals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", AGENT, ForeignKey("boxes.agent_id"), nullable=False),
+    Column("individual_id", String(255), nullable=False),
+    Column("name", String(255)),
+    Column("name_at", UtcDateTime),
+    Column("provisional", Boolean, nullable=False),
+    Column("first_seen_at", UtcDateTime),
+    Column("last_seen_at", UtcDateTime),
+    # A box merged it into another of its individuals (a promotion): the target.
+    Column("merged_into_id", Integer, ForeignKey("individuals.id")),
+    UniqueConstraint("agent_id", "individual_id"),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("a_id", Integer, ForeignKey("individuals.id"), nullable=False),
+    Column("b_id", Integer, ForeignKey("individuals.id"), nullable=False),
+    Column("linked_at", UtcDateTime, nullable=False),
+    Column("linked_by", String(255), nullable=False),
+    Column("note", Text),
+    Column("unlinked_at", UtcDateTime),
+    Column("unlinked_by", String(255)),
+)
+
+encounters = Table(
+    "encounters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", AGENT, ForeignKey("boxes.agent_id"), nullable=False),
+    Column("encounter_id", String(255), nullable=False),
+    Column("camera_id", Integer, ForeignKey("cameras.id"), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("started_offset_min", Integer, nullable=False),
+    Column("last_captured_at", UtcDateTime, nullable=False),
+    Column("chip_count", Integer, nullable=False),
+    Column("state", String(8), nullable=False),  # open | ended | merged
+    Column("merged_into", String(255)),
+    Column("status", String(8), nullable=False),  # known | review | unknown | rejected
+    Column("individual_ref", Integer, ForeignKey("individuals.id")),
+    Column("score_name", String(16), nullable=False),
+    Column("score_value", Float, nullable=False),
+    Column("similarity", Float, nullable=False),
+    Column("known_threshold", Float, nullable=False),
+    Column("unknown_threshold", Float, nullable=False),
+    Column("threshold_source", String(8), nullable=False),
+    Column("model_name", String(255), nullable=False),
+    Column("model_sha256", String(64), nullable=False),
+    Column("candidates", JSON, nullable=False),
+    Column("processed_at", UtcDateTime, nullable=False),
+    Column("event_rank", Integer, nullable=False),  # new 0, update 1, end / merged 2
+    Column("decided_by", String(8), nullable=False),  # machine | human
+    Column("corrected_at", UtcDateTime),
+    Column("corrected_by", String(255)),
+    UniqueConstraint("agent_id", "encounter_id"),
+    Index("ix_encounters_individual", "individual_ref"),
+    Index("ix_encounters_camera_started", "camera_id", "started_at"),
+)
+
+sightings = Table(
+    "sightings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", AGENT, nullable=False),
+    Column("file", Text, nullable=False),
+    Column("encounter_ref", Integer, ForeignKey("encounters.id"), nullable=False),
+    Column("captured_at", UtcDateTime, nullable=False),
+    Column("captured_offset_min", Integer, nullable=False),
+    Column("time_source", String(8), nullable=False),
+    Column("rejected", Boolean, nullable=False),
+    UniqueConstraint("agent_id", "file"),
+    Index("ix_sightings_encounter", "encounter_ref"),
+)
+
+unknown_alerts = Table(
+    "unknown_alerts",
+    metadata,
+    Column("event_id", String(36), ForeignKey("events.event_id"), primary_key=True),
+    Column("agent_id", AGENT, nullable=False),
+    Column("provisional_id", String(255), nullable=False),
+    Column("encounter_id", String(255), nullable=False),
+    Column("camera_id", Integer, ForeignKey("cameras.id"), nullable=False),
+    Column("captured_at", UtcDateTime, nullable=False),
+)
+
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("event_id", String(36), ForeignKey("events.event_id"), primary_key=True),
+    Column("agent_id", AGENT, nullable=False),
+    Column("corrected_at", UtcDateTime, nullable=False),
+    Column("by", String(255), nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("encounter_id", String(255)),
+    Column("files", JSON, nullable=False),
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+    Column("undoes", String(36)),
+    Column("note", Text),
+    # applied | pending (its encounter has not arrived yet) | undone | ignored
+    Column("state", String(8), nullable=False),
+    Column("changes", JSON, nullable=False),  # what the station changed, to undo exactly
+    Column("reason", Text),
+    Index("ix_corrections_encounter", "agent_id", "encounter_id"),
+)
+
+stats = Table(
+    "stats",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", AGENT, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Column("uptime_s", Float, nullable=False),
+    Column("processed", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("mtime_dated", Integer, nullable=False),
+    Column("queue_depth", Integer, nullable=False),
+    Column("outbox_size", Integer, nullable=False),
+    Column("published", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+    Column("decisions", JSON, nullable=False),
+    Column("latency_ms", JSON, nullable=False),
+    UniqueConstraint("agent_id", "sent_at"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("broker", String(255), nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("reason", Text, nullable=False),
+)
