@@ -38,6 +38,7 @@ from support.agent_checks import (
 )
 from support.agent_world import World, make_world
 from support.broker import Mosquitto
+from support.privileged import size_capped_tmpfs
 from support.subscriber import Message, Subscriber
 
 pytestmark = pytest.mark.slow
@@ -153,18 +154,9 @@ def test_sigkilled_five_times_at_random_moments_during_a_backlog(
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 3 MB tmpfs: a disk that can really fill up (needs root and mount rights)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a size-capped tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    """A 3 MB tmpfs: a disk that can really fill up (root; a failure in CI without it)."""
+    with size_capped_tmpfs(tmp_path / "disk", "3m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def fill(disk: Path) -> Path:

@@ -3,9 +3,10 @@
 A file counts once it is complete: closed after writing (inotify only), renamed
 into place, or unchanged in size and mtime for `stable_after_s` (the only signal
 the polling observer gives, for network shares). At start the roots are scanned
-for the backlog that arrived while the agent was stopped, and again every
-`rescan_interval_s` to catch events the kernel dropped. Duplicates are harmless:
-the ledger makes a file seen twice a no-op.
+for the backlog that arrived while the agent was stopped, at once when the
+kernel's inotify queue overflows (it dropped events: `observers`), and every
+`rescan_interval_s` as a safety net. Duplicates are harmless: the ledger makes a
+file seen twice a no-op.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
-from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
 
 from bearagent.watch.config import WatchConfig
+from bearagent.watch.observers import make_observer
 from bearagent.watch.paths import ChipSource, PathRules
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,8 @@ class FolderWatcher:
         ] = {}  # path -> root, size, mtime, since
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._rescan_now = threading.Event()  # set on an inotify queue overflow
+        self.overflows = 0  # inotify queue overflows seen (each one triggers a rescan)
         self._threads: list[threading.Thread] = []
         self._observer: BaseObserver | None = None
 
@@ -102,12 +104,12 @@ class FolderWatcher:
         self._observer.start()
         self._spawn("stabiliser", self._stabilise_loop)
         self._spawn("backlog-scan", self.scan_all)
-        if self.cfg.rescan_interval_s > 0:
-            self._spawn("rescan", self._rescan_loop)
+        self._spawn("rescan", self._rescan_loop)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop observing and join the threads."""
         self._stop.set()
+        self._rescan_now.set()
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout)
@@ -120,27 +122,18 @@ class FolderWatcher:
         self._threads.append(thread)
 
     def _make_observer(self) -> BaseObserver:
-        observer: BaseObserver = (
-            PollingObserver(timeout=self.cfg.polling_interval_s)
-            if self.cfg.observer == "polling"
-            else Observer()
+        return make_observer(
+            self.cfg.observer,
+            [(str(root), _Handler(self, root)) for root in self.cfg.roots],
+            polling_interval_s=self.cfg.polling_interval_s,
+            on_overflow=self._overflowed,
         )
-        for root in self.cfg.roots:
-            try:
-                observer.schedule(_Handler(self, root), str(root), recursive=True)
-            except OSError as e:
-                if self.cfg.observer == "polling":
-                    raise
-                # inotify watch limits (fs.inotify.max_user_watches) or an unsupported mount.
-                log.warning("cannot watch %s natively (%s): polling it instead", root, e)
-                return self._polling_fallback()
-        return observer
 
-    def _polling_fallback(self) -> BaseObserver:
-        observer = PollingObserver(timeout=self.cfg.polling_interval_s)
-        for root in self.cfg.roots:
-            observer.schedule(_Handler(self, root), str(root), recursive=True)
-        return observer
+    def _overflowed(self) -> None:
+        """The kernel dropped events (on watchdog's inotify thread: only a flag here)."""
+        self.overflows += 1
+        log.warning("inotify queue overflowed (events were lost): rescanning the watch roots now")
+        self._rescan_now.set()
 
     # --- events -----------------------------------------------------------------------------
 
@@ -214,8 +207,13 @@ class FolderWatcher:
                     self.track(path, root)
 
     def _rescan_loop(self) -> None:
-        while not self._stop.wait(self.cfg.rescan_interval_s):
-            self.scan_all()
+        """Rescan at once after an overflow, and every `rescan_interval_s` (0: only then)."""
+        interval = self.cfg.rescan_interval_s
+        while not self._stop.is_set():
+            self._rescan_now.wait(interval if interval > 0 else None)
+            self._rescan_now.clear()  # an overflow during the scan below asks for another
+            if not self._stop.is_set():
+                self.scan_all()
 
     def _stabilise_loop(self) -> None:
         tick = max(0.05, min(0.5, self.cfg.stable_after_s / 4))
