@@ -1,15 +1,18 @@
-"""The broker fixtures work: publish/subscribe, outages on the same port, TLS + password."""
+"""The broker fixtures work: publish/subscribe, outages on the same port, TLS + password,
+an ACL changed on the running broker."""
 
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from support.broker import Credentials, Mosquitto
-from support.subscriber import ConnectRefused, Subscriber, connect, make_client
+from support.subscriber import ConnectRefused, Message, Subscriber, connect, make_client
 
 
 def publish(broker: Mosquitto, topic: str, payload: bytes, *, retain: bool = False) -> None:
@@ -82,3 +85,35 @@ def test_tls_broker_refuses_plain_tcp(tls_broker: Mosquitto) -> None:
     with pytest.raises((ConnectRefused, OSError, mqtt.WebsocketConnectionError)):
         connect(client, tls_broker, timeout=3)
     client.loop_stop()
+
+
+def test_an_acl_changed_on_the_running_broker_applies_without_a_restart(
+    mosquitto_binary: str, tmp_path: Path
+) -> None:
+    """What the refused-event tests rely on: `set_acl` makes Mosquitto reload the ACL
+    (SIGHUP) while clients stay connected; the subscriber stamps and hands on messages."""
+    broker = Mosquitto(
+        mosquitto_binary, tmp_path / "acl", acl="topic read bearid/acl/x\ntopic readwrite ok\n"
+    )
+    broker.start()
+    heard: list[Message] = []
+    try:
+        sub = Subscriber(broker, "bearid/acl/x", listener=heard.append).connect()
+        client = make_client(broker)
+        connect(client, broker)
+        denied = client.publish("bearid/acl/x", b"denied", qos=1)
+        denied.wait_for_publish(timeout=10)
+        assert sub.drain(0.3) == []  # acknowledged with 0x87 Not authorized, never delivered
+        port = broker.port
+        broker.set_acl("topic readwrite bearid/acl/x\n")
+        before = time.monotonic()
+        client.publish("bearid/acl/x", b"allowed", qos=1).wait_for_publish(timeout=10)
+        got = sub.get()
+        assert (got.payload, got.channel, broker.port) == (b"allowed", "x", port)
+        assert before <= got.at <= time.monotonic()
+        assert [m.payload for m in heard] == [b"allowed"]
+        client.disconnect()
+        client.loop_stop()
+        sub.close()
+    finally:
+        broker.stop()

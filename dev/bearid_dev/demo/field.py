@@ -63,11 +63,12 @@ class LiveSubscriber:
         if topic == "stats":
             return
         decision = event["decision"]
-        who = decision["name"] or decision["individual_id"]
+        who = decision["name"] or decision["individual_id"] or f"({decision['status']})"
         label = "UNKNOWN BEAR" if topic == "unknown" else f"sighting {event['type']:<6}"
+        known = decision["thresholds"]["known"]
         self.say(
             f"  mqtt {label}  {event['camera']}  {who:<14} similarity "
-            f"{decision['similarity']:.3f} (threshold {decision['threshold']:.3f}), "
+            f"{decision['similarity']:.3f} (known from {known:.3f}), "
             f"{event['chip_count']} chip(s)"
         )
         number = int(Path(event["file"]).name.split("-", 1)[0])
