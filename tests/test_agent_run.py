@@ -91,7 +91,7 @@ def test_known_bear_unknown_bear_and_a_damaged_file(
         sub, lambda ms: any(m.get("type") == "end" for m in of(ms, "bearid/box1/sighting"))
     )
     (alert,) = of(got, "bearid/box1/unknown")
-    assert alert["provisional_id"] == "unknown-0001"
+    assert alert["provisional_id"] == "unknown-box1-0001"
     validator.validate(alert)
 
     (world.traps / "north" / "cam02" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
@@ -103,7 +103,7 @@ def test_known_bear_unknown_bear_and_a_damaged_file(
     )
     assert of(got, "bearid/box1/unknown") == []
     decided = {s["decision"]["individual_id"] for s in of(got, "bearid/box1/sighting")}
-    assert decided == {"unknown-0001"}
+    assert decided == {"unknown-box1-0001"}
 
     db = open_database(world.database)
     expected = len(chips) + len(world.stranger[0]) + len(world.stranger[1])

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bearagent import gallery
-from bearagent.matching import Candidate, GalleryIndex, KnnIndex, decide, threshold_for
+from bearagent.decisions import DecisionRule, Outcome, decide
+from bearagent.matching import Candidate, GalleryIndex, KnnIndex
 from bearagent.store import transaction
 from support.models import make_card
 
@@ -66,21 +67,31 @@ def test_an_empty_index_gives_no_candidates_and_an_unknown() -> None:
     index = KnnIndex(np.zeros((0, 8), np.float32), [])
     (candidates,) = index.search(np.ones((1, 8), np.float32) / np.sqrt(8), k=5)
     assert candidates == []
-    decision = decide(candidates, 0.5)
-    assert (decision.matched, decision.outcome, decision.similarity) == (False, "unknown", None)
+    decision = decide(candidates, DecisionRule("best", 0.5, 0.5))
+    assert (decision.outcome, decision.individual_id, decision.similarity) == (
+        Outcome.UNKNOWN,
+        None,
+        -1.0,
+    )
 
 
-def test_decision_uses_the_threshold_inclusively() -> None:
+def test_decision_uses_the_thresholds_inclusively() -> None:
     top = [
         Candidate("bear-0001", "Otis", "known", 0.62),
-        Candidate("unknown-0001", None, "provisional", 0.4),
+        Candidate("unknown-box-0001", None, "provisional", 0.4),
     ]
-    assert decide(top, 0.62).individual_id == "bear-0001"
-    below = decide(top, 0.63)
-    assert (below.matched, below.similarity, below.candidates[0].name) == (False, 0.62, "Otis")
+    assert decide(top, DecisionRule("best", 0.62, 0.62)).individual_id == "bear-0001"
+    below = decide(top, DecisionRule("best", 0.63, 0.63))
+    assert (below.outcome, below.similarity, below.candidates[0].name) == (
+        Outcome.UNKNOWN,
+        0.62,
+        "Otis",
+    )
+    assert decide(top, DecisionRule("best", 0.63, 0.62)).outcome is Outcome.REVIEW
     card = make_card()
-    assert threshold_for(card) == 0.62 and threshold_for(card, 0.7) == 0.7
-    assert decide(top[1:], 0.3).outcome == "provisional"
+    assert (card.decision.known_threshold, card.decision.unknown_threshold) == (0.3, 0.12)
+    again = decide(top[1:], DecisionRule("best", 0.3, 0.3))
+    assert again.outcome is Outcome.KNOWN and again.provisional
 
 
 def test_gallery_index_sees_changes_made_by_another_connection(tmp_path: Path) -> None:

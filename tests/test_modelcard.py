@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -30,7 +31,7 @@ from bearagent.modelcard import (
     write_model_card,
     write_onnx_card,
 )
-from support.models import card_dict, make_card, write_tiny_embedder
+from support.models import card_dict, card_dict_v1, make_card, write_tiny_embedder
 
 REEXPORT = "Export the model again with `bear-export`."
 
@@ -167,7 +168,7 @@ def test_unknown_version() -> None:
     with pytest.raises(ModelCardVersionError) as e:
         card_from_json(json.dumps(card_dict(format_version=7)), "card.json")
     assert str(e.value) == (
-        "model card in card.json has format version 7, but this bearid reads version 1. "
+        "model card in card.json has format version 7, but this bearid reads versions 1 and 2. "
         "Export the model with the same bearid release as the agent, or upgrade the agent."
     )
 
@@ -259,7 +260,39 @@ def test_any_valid_card_survives_json(
             "std": list(std),
         },
         embedding={"size": size, "l2_normalised": True},
-        threshold={"value": threshold, "method": "manual"},
+        decision={
+            "score": "margin3",
+            "known_threshold": threshold,
+            "unknown_threshold": threshold / 2 if threshold > 0 else threshold,
+            "method": "manual",
+        },
     )
     card = ModelCard.model_validate(data)
     assert card_from_json(card_to_json(card), "prop") == card
+
+
+def test_a_format_1_card_loads_as_one_threshold_without_review_band(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO):
+        card = card_from_json(json.dumps(card_dict_v1()), "old.json")
+    assert card.format_version == 1 and card.tracks is None
+    d = card.decision
+    assert (d.score, d.known_threshold, d.unknown_threshold, d.method) == (
+        "best", 0.62, 0.62, "manual",
+    )  # fmt: skip
+    assert d.validation_set is not None and "format-1 threshold (calibrated" in d.validation_set
+    assert "model card in old.json is format 1: one threshold (0.6200 on the best similarity)" in (
+        caplog.text
+    )
+
+
+def test_a_format_2_card_without_a_decision_rule_is_refused() -> None:
+    data = card_dict()
+    del data["decision"]
+    with pytest.raises(ModelCardInvalid, match="missing field 'decision'"):
+        card_from_json(json.dumps(data), "card.json")
+    crossed = card_dict(decision={"score": "best", "known_threshold": 0.2,
+                                  "unknown_threshold": 0.5, "method": "manual"})  # fmt: skip
+    with pytest.raises(ModelCardInvalid, match="known_threshold must not be below"):
+        card_from_json(json.dumps(crossed), "card.json")

@@ -50,7 +50,7 @@ def _calibrate(db: sqlite_utils.Database, cfg: AgentConfig) -> GalleryCalibratio
         return None
     score = cfg.decision.score or card.decision.score
     result = calibrate_gallery(db, card.model.sha256 or "", score, settings_from(cfg.decision))
-    click.echo(f"decision thresholds ({score}): {_describe(result)}")
+    click.echo(f"decision thresholds ({score}): {_describe(result)}", err=True)
     return result
 
 

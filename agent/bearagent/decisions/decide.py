@@ -47,9 +47,16 @@ class Decision:
 def decide_ranked(
     ranked: NDArray[np.float64], rule: DecisionRule
 ) -> tuple[NDArray[np.str_], NDArray[np.float64]]:
-    """Outcomes and scores of many queries at once ((Q, K) best-first similarities)."""
-    scores = open_set_score(rule.score, ranked)
-    return rule.classify(scores), scores
+    """Outcomes and scores of many queries at once ((Q, K) best-first similarities).
+
+    A query without any candidate (an empty gallery) is unknown whatever its score.
+    """
+    r = np.atleast_2d(np.asarray(ranked, dtype=np.float64))
+    scores = open_set_score(rule.score, r)
+    outcomes = rule.classify(scores)
+    if r.shape[1] == 0:
+        return np.full(len(r), Outcome.UNKNOWN.value), scores
+    return np.where(np.isfinite(r[:, 0]), outcomes, Outcome.UNKNOWN.value), scores
 
 
 def decide(candidates: Sequence[Candidate], rule: DecisionRule) -> Decision:

@@ -12,7 +12,8 @@ individuals, sorted from best down (``ranked``, shape (Q, K)):
 
 A missing neighbour (a gallery of fewer individuals than the score looks at)
 counts as similarity 0, an unrelated individual; a query with no candidate at all
-scores -1 (``best``) or 0 (the margins) and so is never accepted.
+scores -1 (``best``) or 0 (the margins), and `bearagent.decisions.decide` calls
+it unknown whatever the thresholds.
 """
 
 from __future__ import annotations

@@ -117,9 +117,12 @@ class EncounterTracker:
                 touched.append(track)
         live = [t for t in touched if self._is_open(t)]
         created = self._decide_many([t for t in live if t.dirty], may_create=None)
-        events += [e for t in live if (e := self._announce(t, t.id in created))]
         for camera in dict.fromkeys(t.camera for t in live):
-            events += self._merge_same(camera)
+            merged, keeps = self._merge_same(camera)
+            events += merged
+            live += [k for k in keeps if k not in live]
+        live = [t for t in live if self._is_open(t)]
+        events += [e for t in live if (e := self._announce(t, t.id in created))]
         return Observed(events, ids)
 
     def expire(self) -> list[EncounterEvent]:
@@ -244,9 +247,9 @@ class EncounterTracker:
             return None  # looks unknown, but too few chips to say so yet
         channel: Channel = "unknown" if created else "sighting"
         previous = self._published.get(track.id)
-        if not track.announced:
+        if not track.announced:  # `new` points at the chip that began the encounter
             track.announced = True
-            return self._event("new", channel, track, latest)
+            return self._event("new", channel, track, track.chips[0])
         assert previous is not None
         old, old_best = previous
         if created or (old.outcome, old.individual_id) != (d.outcome, d.individual_id):
@@ -255,9 +258,15 @@ class EncounterTracker:
             return self._event("update", "sighting", track, latest)
         return None
 
-    def _merge_same(self, camera: str) -> list[EncounterEvent]:
-        """Merge the camera's open tracks that were decided as the same known individual."""
+    def _merge_same(self, camera: str) -> tuple[list[EncounterEvent], list[Track]]:
+        """Merge the camera's open tracks that were decided as the same known individual.
+
+        The oldest keeps every chip; a merged track that was announced ends with a
+        ``merged`` event, one that was not (it just began) leaves no trace. Returns the
+        events and the tracks that absorbed others (re-decided, still to announce).
+        """
         events: list[EncounterEvent] = []
+        keeps: list[Track] = []
         by_individual: dict[str, Track] = {}
         for track in list(self._open.get(camera, [])):
             d = track.decision
@@ -274,9 +283,9 @@ class EncounterTracker:
             self._forget_track(track)
             keep.absorb(track)
             self._decide_many([keep], may_create=None)
-            if event := self._announce(keep, created=False):
-                events.append(event)
-        return events
+            if keep not in keeps:
+                keeps.append(keep)
+        return events, keeps
 
     def _end(self, track: Track) -> list[EncounterEvent]:
         """The track's last events: a deferred `new` or an `update` if due, then its `end`."""

@@ -79,10 +79,10 @@ def _check_version(data: dict[str, Any], source: str) -> None:
             f"model card in {source} is invalid: missing field 'format_version'. {_REEXPORT}"
         )
     if version not in SUPPORTED_FORMAT_VERSIONS:
-        supported = ", ".join(str(v) for v in SUPPORTED_FORMAT_VERSIONS)
+        supported = " and ".join(str(v) for v in SUPPORTED_FORMAT_VERSIONS)
         raise ModelCardVersionError(
             f"model card in {source} has format version {version!r}, but this bearid reads "
-            f"version {supported}. Export the model with the same bearid release as the agent, "
+            f"versions {supported}. Export the model with the same bearid release as the agent, "
             "or upgrade the agent."
         )
 
