@@ -236,7 +236,7 @@ def test_a_format_1_card_still_runs_with_one_threshold_and_no_review(
         who = sorted(world.unseen)[0]
         write_chips(world, "cam01", [(f"{i}.jpg", p, T0 + timedelta(seconds=i))
                                      for i, p in enumerate(pixels_of(world, who))])  # fmt: skip
-        end = [e for e in until_ended(sub, 1) if e["type"] == "end"][0]
+        end = next(e for e in until_ended(sub, 1) if e["type"] == "end")
     finally:
         agent.stop()
     assert end["decision"]["name"] == who and end["decision"]["status"] == "known"
@@ -283,7 +283,7 @@ def test_identify_and_run_agree_on_the_same_chips(
     who = sorted(world.unseen)[1]
     chips = [
         (f"{i}.jpg", p, T0 + timedelta(seconds=i)) for i, p in enumerate(pixels_of(world, who))
-    ] + [  # fmt: skip
+    ] + [
         (f"s{i}.jpg", p, T0 + timedelta(hours=1, seconds=i))
         for i, (_, p) in enumerate(world.stranger[0])
     ]
