@@ -94,7 +94,9 @@ class BrokerConfig(_Section):
     @classmethod
     def _expand_url(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("url"):
-            return {**parse_broker_url(str(data["url"])), **data}
+            keys = parse_broker_url(str(data["url"]))
+            tls = {**keys.get("tls", {}), **(data.get("tls") or {})}
+            return {**keys, **data, **({"tls": tls} if tls else {})}
         return data
 
     @model_validator(mode="after")

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
-import paho.mqtt.client as mqtt
-
 from bearagent.decisions import Decision, DecisionRule, Outcome
 from bearagent.matching.knn import Candidate
 from bearagent.mqtt.payloads import (
@@ -85,13 +83,14 @@ class FakeBox:
             individual = self.next_provisional()
         if outcome is Outcome.REVIEW:
             individual = None
+        times = [started + timedelta(seconds=i * step_s) for i in range(chips)]
         refs = tuple(
             ChipRef(
-                file=f"{self.site}/{camera}/{camera}_{(started + timedelta(seconds=i * step_s)):%Y%m%d-%H%M%S}_{self._encounters:05d}{i}.jpg",
-                captured_at=started + timedelta(seconds=i * step_s),
+                file=f"{self.site}/{camera}/{camera}_{t:%Y%m%d-%H%M%S}_{self._encounters:05d}{i}.jpg",
+                captured_at=t,
                 time_source="exif",
             )
-            for i in range(chips)
+            for i, t in enumerate(times)
         )
         decision = _decision(outcome, individual, name)
         out: list[Message] = []

@@ -66,3 +66,29 @@ def quarantine_reasons(engine: Engine) -> list[str]:
     """The quarantine's reasons, oldest first."""
     with engine.connect() as conn:
         return list(conn.execute(select(quarantine.c.reason).order_by(quarantine.c.id)).scalars())
+
+
+def fresh_engine(db_url: str) -> Engine:
+    """An engine on `db_url`, created at the newest schema revision."""
+    from bearstation.migrations import ensure_current
+
+    engine = open_engine(db_url)
+    ensure_current(engine)
+    return engine
+
+
+def ingest(engine: Engine, messages: list[tuple[str, str]] | list[tuple[str, bytes]]) -> list[str]:
+    """Store `messages` (topic, payload) the way the writer does, without a broker."""
+    from datetime import UTC, datetime
+
+    from bearstation.ingest import write_batch
+    from bearstation.messages import Incoming
+
+    now = datetime.now(UTC)
+    batch = [
+        Incoming(
+            "test:1883", topic, payload if isinstance(payload, bytes) else payload.encode(), now
+        )
+        for topic, payload in messages
+    ]
+    return list(write_batch(engine, batch, "bearid/"))

@@ -1,0 +1,7 @@
+"""``bear-station``: a thin command line over the station's library; every command's
+errors are one-line ``Error: ...`` messages."""
+
+from bearstation.cli import export_commands, identity_commands, run_commands
+from bearstation.cli.group import main
+
+__all__ = ["export_commands", "identity_commands", "main", "run_commands"]
