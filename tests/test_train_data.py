@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import os
+import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -34,7 +36,10 @@ def write_chip(path: Path, exif: str | None = None, offset: str | None = None) -
         if offset is not None:
             ifd[0x9011] = offset
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (16, 16), (120, 90, 60)).save(path, "JPEG", exif=data)
+    # Each chip its own picture (seeded by its name), so no two are near-duplicates.
+    rng = np.random.default_rng(zlib.crc32(path.name.encode()))
+    pixels = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
+    Image.fromarray(pixels).save(path, "JPEG", exif=data)
     return path
 
 
@@ -170,7 +175,7 @@ def test_bursts_chain_within_the_gap_per_individual_and_camera(tmp_path: Path) -
     assert {r.camera for r in rows} == {"cam01", "cam02"}
 
 
-def test_clips_and_shot_series_group_and_undated_chips_stand_alone(tmp_path: Path) -> None:
+def test_clips_shot_series_and_numbered_chips_group(tmp_path: Path) -> None:
     cow = tmp_path / "cow-7"
     clip_a = [f"20250401093214_20250401093754_{n:04d}_cls0.jpg" for n in (3, 18)]
     clip_b = ["20250401093800_20250401094300_0001_cls0.jpg"]  # starts 6 s after clip_a ends
@@ -189,8 +194,7 @@ def test_clips_and_shot_series_group_and_undated_chips_stand_alone(tmp_path: Pat
         group(*clip_c),
         group(*series[:2]),
         group(*series[2:]),
-        group(loose[0]),
-        group(loose[1]),
+        group(*loose),  # numbered chips nothing dates: one shot series of the folder
     }
     assert encounter_groups(tmp_path) == expected
     assert encounter_groups(tmp_path, DataConfig(use_mtime=False)) == expected
@@ -213,12 +217,12 @@ def test_encounter_ids_are_stable_unique_and_name_the_first_member(tmp_path: Pat
     first, second = index_chips(cfg, tmp_path), index_chips(cfg, tmp_path)
     assert first == second
     assert {r.path: r.encounter for r in first} == {
-        "b1/001.jpg": "b1/001.jpg",
+        "b1/001.jpg": "b1/series:b1",
         "b1/331-2-5-3(1).jpg": "b1/clip:331-2-5-3",
         "b1/331-2-5-3(2).jpg": "b1/clip:331-2-5-3",
         "b1/cam01_20260514-061502_00001.jpg": "b1/cam01_20260514-061502_00001.jpg",
         "b1/cam01_20260514-061507_00002.jpg": "b1/cam01_20260514-061502_00001.jpg",
-        "b2/001.jpg": "b2/001.jpg",
+        "b2/001.jpg": "b2/series:b2",
     }
 
 

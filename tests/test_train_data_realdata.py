@@ -60,13 +60,37 @@ def test_every_clip_is_one_encounter(index: ChipIndex) -> None:
         else:
             encounters_of_clip[(row.individual, clip)].add(row.encounter)
     assert all(len(e) == 1 for e in encounters_of_clip.values())
-    # numbered photos (001.jpg) carry nothing to group them by: one encounter each
-    assert len(loose) == len(set(loose)) > 0
-    clip_encounters = {e for es in encounters_of_clip.values() for e in es}
-    assert clip_encounters.isdisjoint(loose)
+    # numbered photos (001.jpg) carry nothing to tell them apart: one series per cow
+    numbered: defaultdict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        if clip_of(row.path) is None:
+            numbered[row.individual].add(row.encounter)
+    assert numbered and all(len(e) == 1 for e in numbered.values())
     n_encounters = len({r.encounter for r in rows})
     # consecutive clips of a cow may chain into one burst, never the other way round
-    assert n_encounters <= len(encounters_of_clip) + len(loose) < len(rows)
+    assert n_encounters <= len(encounters_of_clip) + len(numbered) < len(rows)
+
+
+def test_cli_default_split_keeps_every_shot_series_on_one_side(
+    cattle: Path, tmp_path: Path
+) -> None:
+    """The CLI's default split: every clip, shot series and numbered series on one side."""
+    from click.testing import CliRunner
+
+    from beartrain.cli import main
+    from beartrain.data.splitfile import read_split
+
+    out = tmp_path / "split"
+    args = ["split", str(cattle), "--kind", "open", "--seed", "0", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    split = read_split(out)
+    sides: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for name in SUBSETS:
+        for row in split.subset(name):
+            series = clip_of(row.path) or "numbered"
+            sides[(row.individual, series)].add(name)
+    assert len(sides) > 600 and all(len(s) == 1 for s in sides.values())
 
 
 def test_dating_sources_match_the_names(index: ChipIndex, cattle: Path) -> None:

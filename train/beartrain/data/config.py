@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bearagent.chips.filenames import DEFAULT_FILENAME_PATTERN, DEFAULT_TIME_FORMATS
+
+#: A crop's source photo: the name without trailing detector / crop counters.
+DEFAULT_SOURCE_STEM = (
+    r"^(?P<stem>.+?)(?:[-_. ]?(?:cascade|head|face|crop|object|obj|chip|det|detection|box|"
+    r"bbox|roi|part|cls|instance)[-_]?\d+)+$"
+)
 
 
 class DataConfig(BaseModel):
@@ -69,5 +76,49 @@ class DataConfig(BaseModel):
         description=(
             "Let modification times group chips into encounters. Off by default: copying or "
             "checking out files resets them, which would merge unrelated chips."
+        ),
+    )
+    content_grouping: Literal["hash", "backbone", "both", "none"] = Field(
+        default="hash",
+        description=(
+            "How chips without a reliable capture time (mtime or none) are grouped by "
+            "content: near-duplicates of one individual (within hash_distance bits of a "
+            "perceptual hash, and/or a frozen-backbone cosine of at least "
+            "backbone_similarity) share an encounter, transitively, with whatever they "
+            "duplicate. 'none' trusts names alone (can leak: re-encoded copies on two sides)."
+        ),
+    )
+    hash_distance: int = Field(
+        default=10,
+        ge=0,
+        le=64,
+        description=(
+            "Largest Hamming distance (of 64 bits) between perceptual hashes of "
+            "near-duplicates. Re-encodings differ by 0-4, 5 %-shifted crops by about 8, "
+            "other photos of one cow by 15 or more (cattle faces)."
+        ),
+    )
+    backbone_similarity: float = Field(
+        default=0.92,
+        gt=0,
+        le=1,
+        description="Frozen-backbone cosine of near-duplicates (content_grouping backbone/both).",
+    )
+    source_stem_pattern: str = Field(
+        default=DEFAULT_SOURCE_STEM,
+        description=(
+            "Regular expression on the file name (without extension) whose group 'stem' "
+            "names the source photo of a crop: undated chips of one individual with the "
+            "same stem are one encounter (img_0963_cascade_0_head_1 and "
+            "img_0963_cascade_1_head_6 are crops of img_0963; img-id1059-object-2 of "
+            "img-id1059)."
+        ),
+    )
+    counter_series: bool = Field(
+        default=True,
+        description=(
+            "Undated chips named by a bare number (001.jpg, 0042.png) in one individual's "
+            "folder tell nothing apart: they form one encounter (a shot series) instead of "
+            "one each."
         ),
     )

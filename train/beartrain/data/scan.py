@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from bearagent.chips import read_capture_time
 from beartrain.data.config import DataConfig
-from beartrain.data.errors import ChipsFolderError, MetadataError
+from beartrain.data.errors import ChipsFolderError, DataConfigError, MetadataError
 from beartrain.data.metadata import MetadataEntry, read_metadata
 from beartrain.data.names import NameFields, NameParser, localise
 
@@ -31,6 +32,12 @@ class ScannedChip:
     clip: str  # video clip or shot series from the file name; "" when none
     clip_end: datetime | None  # end of the clip, when the name tells it
     encounter: str  # from the metadata CSV; "" when it names none
+    stem: str = ""  # the source photo a crop was cut from (source_stem_pattern); "" when none
+    counter: bool = False  # the name is a bare number (001.jpg): it tells nothing apart
+
+    def dated(self, mtime_encounters: bool = False) -> bool:
+        """Whether the capture time is one that may chain bursts (mtime only when allowed)."""
+        return self.captured_at is not None and (self.source != "mtime" or mtime_encounters)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ def scan_chips(root: Path, cfg: DataConfig) -> Scan:
             "sub-folder per individual"
         )
     parser = NameParser(cfg)
+    stems = _stem_pattern(cfg)
     metadata = read_metadata(cfg.metadata_csv, parser.timezone) if cfg.metadata_csv else {}
     files, skipped = _walk(root, {e.lower() for e in cfg.extensions})
     if not files:
@@ -64,7 +72,7 @@ def scan_chips(root: Path, cfg: DataConfig) -> Scan:
             f"(first: {unknown[0]}): paths must be relative to the chips folder"
         )
     chips = [
-        _date_chip(root, rel, metadata.get(rel, MetadataEntry()), parser, cfg)
+        _date_chip(root, rel, metadata.get(rel, MetadataEntry()), parser, cfg, stems)
         for rel in sorted(files)
     ]
     return Scan(root=root, chips=chips, skipped=skipped)
@@ -93,11 +101,31 @@ def _files(folder: Path) -> Iterator[Path]:
             yield entry
 
 
+def _stem_pattern(cfg: DataConfig) -> re.Pattern[str]:
+    try:
+        pattern = re.compile(cfg.source_stem_pattern)
+    except re.error as e:
+        raise DataConfigError(
+            f"source_stem_pattern is not a valid regular expression ({e}): fix it or leave it "
+            "out to use the default"
+        ) from e
+    if "stem" not in pattern.groupindex:
+        raise DataConfigError("source_stem_pattern needs a named group 'stem', e.g. (?P<stem>...)")
+    return pattern
+
+
 def _date_chip(
-    root: Path, rel: str, meta: MetadataEntry, parser: NameParser, cfg: DataConfig
+    root: Path,
+    rel: str,
+    meta: MetadataEntry,
+    parser: NameParser,
+    cfg: DataConfig,
+    stems: re.Pattern[str],
 ) -> ScannedChip:
     name: NameFields = parser.parse(rel)
     when, source = _capture_time(root / rel, meta, name, parser, cfg)
+    file_stem = PurePosixPath(rel).stem
+    match = stems.match(file_stem)
     return ScannedChip(
         path=rel,
         individual=meta.individual or rel.split("/", 1)[0],
@@ -107,6 +135,8 @@ def _date_chip(
         clip=name.clip,
         clip_end=name.end,
         encounter=meta.encounter,
+        stem=match.group("stem") if match and match.group("stem") else "",
+        counter=file_stem.isdigit(),
     )
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from beartrain.data.config import DataConfig
+from beartrain.data.encounters import FORMED_BY
 from beartrain.data.index import index_folder
 from beartrain.data.records import ChipRow
 from beartrain.data.splitfile import SUBSETS, Split, SplitRow, write_split
@@ -44,10 +45,31 @@ def split_folder(root: Path, data: DataConfig, cfg: SplitConfig, out: Path) -> S
     """Index `root`, split it, and write the split folder `out`."""
     index = index_folder(data, root)
     split = make_split(index.rows, cfg, root.resolve())
+    formed = Counter("+".join(h for h in FORMED_BY if h in hows) for hows in index.formed.values())
     split.summary["data"] = {
         "encounter_gap_s": data.encounter_gap_s,
         "metadata_csv": str(data.metadata_csv) if data.metadata_csv else None,
         "time_sources": dict(Counter(c.source for c in index.chips)),
+        "grouping": grouping_rule(data),
+        "encounters_formed_by": dict(sorted(formed.items())),
     }
     write_split(split, out)
     return split
+
+
+def grouping_rule(data: DataConfig) -> str:
+    """The leak rule of a split, in words (for split.json and the benches)."""
+    content = {
+        "hash": f"perceptual hash within {data.hash_distance} bits",
+        "backbone": f"frozen-backbone cosine >= {data.backbone_similarity}",
+        "both": f"perceptual hash within {data.hash_distance} bits or frozen-backbone cosine "
+        f">= {data.backbone_similarity}",
+        "none": "no content grouping",
+    }[data.content_grouping]
+    series = "numbered undated chips of a folder as one series; " if data.counter_series else ""
+    mtime = "mtime chains bursts" if data.mtime_encounters else "mtime does not date"
+    return (
+        f"bursts within {data.encounter_gap_s:g} s per individual and camera, clips and shot "
+        f"series from names; undated crops of one source photo together; {series}"
+        f"near-duplicates of undated chips together ({content}); {mtime}"
+    )
