@@ -66,12 +66,14 @@ def lite0_model(size: int = 224) -> Path:
     model = folder / "model" / "embedder.onnx"
     if model.exists():
         return model
+    from bearexport.card import ManualRule
     from bearexport.pipeline import ExportOptions, export_checkpoint
     from bench_export import make_run  # torch: only when the model must be built
 
     shutil.rmtree(folder, ignore_errors=True)
     run = make_run(folder / "run", size)
-    export_checkpoint(run, folder / "model", ExportOptions(threshold=0.5))
+    # One threshold (known = unknown, no review band), as bear-export --threshold 0.5.
+    export_checkpoint(run, folder / "model", ExportOptions(manual=ManualRule(threshold=0.5)))
     return model
 
 
