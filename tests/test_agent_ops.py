@@ -56,7 +56,7 @@ def test_identify_names_a_known_bear_and_not_a_stranger(world: World, tmp_path: 
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["name"] for line in lines[:2]] == [who, who]
-    assert lines[2]["outcome"] == "unknown" and lines[2]["individual_id"] is None
+    assert lines[2]["status"] == "unknown" and lines[2]["individual_id"] is None
     assert len(lines[0]["top_k"]) == 3
 
 

@@ -3,11 +3,13 @@ camera-trap uploads, and a live subscriber printing what the agent publishes."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,11 @@ from bearid_dev.subscriber import Message, Subscriber
 
 Say = Callable[[str], None]
 AGENT_ID = "demo-box"
+
+
+def drop_number(file: str) -> int:
+    """The drop a chip belongs to (its file name starts with the number: ``007-...``)."""
+    return int(Path(file).name.split("-", 1)[0])
 
 
 @dataclass
@@ -49,6 +56,7 @@ class LiveSubscriber:
     def __init__(self, broker: Mosquitto, say: Say) -> None:
         self.say = say
         self.seen: dict[int, Seen] = {}
+        self.ends: list[dict[str, Any]] = []  # every encounter's `end`, as the agent split them
         self.lock = threading.Lock()
         self.subscriber = Subscriber(
             broker, f"bearid/{AGENT_ID}/#", client_id="demo-subscriber", listener=self._on_message
@@ -71,14 +79,15 @@ class LiveSubscriber:
             f"{decision['similarity']:.3f} (known from {known:.3f}), "
             f"{event['chip_count']} chip(s)"
         )
-        number = int(Path(event["file"]).name.split("-", 1)[0])
         with self.lock:
-            self.seen.setdefault(number, Seen()).events.append(event)
+            self.seen.setdefault(drop_number(event["file"]), Seen()).events.append(event)
+            if event.get("type") == "end":
+                self.ends.append(event)
 
     def ended(self) -> int:
-        """How many dropped encounters have had their `end` event."""
+        """How many dropped encounters have had their chips in an `end` event."""
         with self.lock:
-            return sum(1 for s in self.seen.values() if s.final is not None)
+            return len({drop_number(c["file"]) for e in self.ends for c in e["chips"]})
 
     def close(self) -> None:
         """Disconnect."""
@@ -104,10 +113,40 @@ def drop(traps: Path, number: int, encounter: FieldEncounter, camera: str) -> No
         time.sleep(0.15)
 
 
+def drop_family(
+    traps: Path, numbers: tuple[int, int], pair: tuple[FieldEncounter, FieldEncounter], camera: str
+) -> None:
+    """Two bears at one camera at once (a sow and her cub): their chips interleaved a second
+    apart, each with the sidecar an upstream detector writes (so the capture times are
+    the family's, not the original bursts')."""
+    folder = traps / "demo-site" / camera
+    folder.mkdir(parents=True, exist_ok=True)
+    start = datetime.now(UTC).replace(microsecond=0)
+    order = [(n, e, i) for i in range(max(len(e.files) for e in pair))
+             for n, e in zip(numbers, pair, strict=True) if i < len(e.files)]  # fmt: skip
+    for t, (number, encounter, i) in enumerate(order):
+        path = encounter.files[i]
+        final = folder / f"{number:03d}-{path.name}"
+        sidecar = {
+            "captured_at": (start + timedelta(seconds=t)).isoformat(),
+            "source_frame": f"demo/{camera}/frame-{t:04d}.jpg",
+            "detector": "demo",
+        }
+        final.with_name(final.name + ".json").write_text(json.dumps(sidecar))  # fmt: skip
+        temp = folder / f".{final.name}.part"
+        temp.write_bytes(path.read_bytes())
+        os.rename(temp, final)
+        time.sleep(0.15)
+
+
 def run_field(
     opts: DemoOptions, model: Path, chips: Path, encounters: list[FieldEncounter], say: Say
-) -> dict[int, Seen]:
-    """Start broker and agent, drop every field encounter, wait for their `end` events."""
+) -> LiveSubscriber:
+    """Start broker and agent, drop every field encounter, wait for their `end` events.
+
+    The last two known encounters arrive together at one camera, interleaved, as a
+    family would: the agent must keep them apart as two encounters.
+    """
     database, traps = opts.workdir / "state" / "bearagent.db", opts.workdir / "traps"
     traps.mkdir(parents=True, exist_ok=True)
     enrol(database, model, chips, say)
@@ -120,12 +159,20 @@ def run_field(
         agent.start()
         say(f"agent: watching {traps}")
         try:
+            known = [n for n, e in enumerate(encounters) if e.known]
+            family = tuple(known[-2:]) if len(known) >= 2 else ()
             for number, encounter in enumerate(encounters):
+                if number in family:
+                    continue
                 camera = f"cam{number % 3 + 1:02d}"
                 truth = encounter.individual + ("" if encounter.known else " (not in the gallery)")
                 say(f"camera {camera}: {len(encounter.files)} chips of {truth}")
                 drop(traps, number, encounter, camera)
                 time.sleep(opts.pause_s)
+            if len(family) == 2:
+                a, b = encounters[family[0]], encounters[family[1]]
+                say(f"camera cam01: {a.individual} and {b.individual} together, chips interleaved")
+                drop_family(traps, (family[0], family[1]), (a, b), "cam01")
             deadline = time.monotonic() + 60 + 3 * opts.end_after_s
             while subscriber.ended() < len(encounters) and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -134,7 +181,7 @@ def run_field(
     finally:
         subscriber.close()
         broker.stop()
-    return subscriber.seen
+    return subscriber
 
 
 def _agent_config(

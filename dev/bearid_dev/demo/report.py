@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from bearid_dev.demo.data import FieldEncounter
-from bearid_dev.demo.field import Seen
+from bearid_dev.demo.field import Seen, drop_number
 
 Say = Callable[[str], None]
 
@@ -22,6 +24,10 @@ class DemoSummary:
     repeat_visits_linked: int  # later visits of a stranger matched to its first visit's id
     repeat_visits: int
     missing: int  # encounters whose `end` never arrived
+    outcomes: dict[str, int] = field(default_factory=dict)  # agent encounters by final status
+    purity: float = 0.0  # mean share of an agent encounter's chips from its majority drop
+    agent_encounters: int = 0
+    review_total: int = 0  # dropped encounters the agent left to a person
 
     @property
     def accuracy(self) -> float:
@@ -30,14 +36,30 @@ class DemoSummary:
         return (self.known_correct + self.unknown_flagged) / total if total else 0.0
 
 
-def summarise(encounters: list[FieldEncounter], seen: dict[int, Seen]) -> DemoSummary:
-    """Compare each encounter's final decision with the truth."""
-    known_ok = unknown_ok = linked = repeats = missing = 0
+def _by_drop(ends: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """For each drop, the final decision of the agent encounter holding most of its chips."""
+    best: dict[int, tuple[int, dict[str, Any]]] = {}
+    for end in ends:
+        for number, n in Counter(drop_number(c["file"]) for c in end["chips"]).items():
+            if n > best.get(number, (0, {}))[0]:
+                best[number] = (n, end["decision"])
+    return {number: decision for number, (_, decision) in best.items()}
+
+
+def summarise(
+    encounters: list[FieldEncounter], seen: dict[int, Seen], ends: list[dict[str, Any]]
+) -> DemoSummary:
+    """Compare each dropped encounter's final decision with the truth."""
+    known_ok = unknown_ok = linked = repeats = missing = review = 0
     provisional_of: dict[str, str] = {}
+    finals = _by_drop(ends)
     for number, encounter in enumerate(encounters):
-        final = seen.get(number, Seen()).final
+        final = finals.get(number, seen.get(number, Seen()).final)
         if final is None:
             missing += 1
+            continue
+        if final["status"] == "review":
+            review += 1
             continue
         decided = str(final["individual_id"])
         if encounter.known:
@@ -51,14 +73,39 @@ def summarise(encounters: list[FieldEncounter], seen: dict[int, Seen]) -> DemoSu
         elif is_provisional:
             provisional_of[encounter.individual] = decided
     known = sum(e.known for e in encounters)
+    purities = [
+        Counter(drop_number(c["file"]) for c in e["chips"]).most_common(1)[0][1] / len(e["chips"])
+        for e in ends
+        if e["chips"]
+    ]
     return DemoSummary(
-        known, known_ok, len(encounters) - known, unknown_ok, linked, repeats, missing
+        known,
+        known_ok,
+        len(encounters) - known,
+        unknown_ok,
+        linked,
+        repeats,
+        missing,
+        outcomes=dict(Counter(e["decision"]["status"] for e in ends)),
+        purity=sum(purities) / len(purities) if purities else 0.0,
+        agent_encounters=len(ends),
+        review_total=review,
     )
 
 
 def print_summary(summary: DemoSummary, say: Say) -> None:
     """The closing lines of the demo."""
     say("summary:")
+    o = summary.outcomes
+    say(
+        f"  agent's encounters         {summary.agent_encounters} for "
+        f"{summary.known_total + summary.unknown_total} visits: known {o.get('known', 0)}, "
+        f"review {o.get('review', 0)}, unknown {o.get('unknown', 0)}"
+    )
+    say(f"  encounter purity           {summary.purity:.3f} (share of an encounter's chips "
+        "from one visit)")  # fmt: skip
+    if summary.review_total:
+        say(f"  left to a person (review)  {summary.review_total} visits")
     say(f"  known bears recognised     {summary.known_correct}/{summary.known_total} encounters")
     say(
         f"  unknown bears flagged      {summary.unknown_flagged}/{summary.unknown_total} encounters"

@@ -24,9 +24,9 @@ def run_demo(opts: DemoOptions, say: Say = print) -> DemoSummary:
     say("== 2/4 train and export")
     model = train_and_export(opts, data.chips, say)
     say("== 3/4 field: gallery, broker, agent, cameras")
-    seen = run_field(opts, model, data.chips, data.field, say)
+    field = run_field(opts, model, data.chips, data.field, say)
     say("== 4/4 results")
-    summary = summarise(data.field, seen)
+    summary = summarise(data.field, field.seen, field.ends)
     print_summary(summary, say)
     say(f"done in {time.monotonic() - start:.0f} s; everything is in {opts.workdir}")
     return summary
