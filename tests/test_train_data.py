@@ -289,7 +289,8 @@ def test_folder_and_config_mistakes_are_named(tmp_path: Path) -> None:
     with pytest.raises(ChipsFolderError) as empty:
         index_chips(DataConfig(extensions=(".jpg",)), tmp_path)
     assert str(empty.value) == (
-        f"no chips in {tmp_path}: expected <root>/<individual>/<image> with an extension among .jpg"
+        f"no chips in {tmp_path}: expected <root>/<individual>/<image> with an extension among "
+        ".jpg, or a metadata table (--metadata) that lists them"
     )
     with pytest.raises(DataConfigError, match=r"^unknown timezone 'Mars/Olympus': use an IANA"):
         index_chips(DataConfig(timezone="Mars/Olympus"), tmp_path)

@@ -91,7 +91,7 @@ def test_inspect_command_reports_an_empty_folder_in_one_line(tmp_path: Path) -> 
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"Error: no chips in {tmp_path}: expected <root>/<individual>/<image> with an extension "
-        "among .jpg, .jpeg, .png, .webp, .bmp"
+        "among .jpg, .jpeg, .png, .webp, .bmp, or a metadata table (--metadata) that lists them"
     )
 
 

@@ -13,6 +13,7 @@ from beartrain.cli.group import main
 from beartrain.data.config import DataConfig
 from beartrain.data.inspect import format_report, inspect_folder
 from beartrain.data.plot import plot_distribution
+from beartrain.data.wildlife import wildlife_table
 from beartrain.splits import KINDS, SplitConfig, format_summary, split_folder
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -20,7 +21,21 @@ _ROOT = click.Path(path_type=Path, exists=True, file_okay=False)
 
 
 def _data_options(command: F) -> F:
-    """--metadata and --encounter-gap, shared by the commands that index a folder."""
+    """--metadata, --wildlife-dataset, --content and --encounter-gap (commands that index)."""
+    command = click.option(
+        "--content",
+        type=click.Choice(["hash", "backbone", "both", "none"]),
+        default=DataConfig.model_fields["content_grouping"].default,
+        show_default=True,
+        help="How chips without capture time are grouped by content: perceptual hash, "
+        "frozen-backbone cosine, both, or none (names only; can leak).",
+    )(command)
+    command = click.option(
+        "--wildlife-dataset",
+        metavar="NAME",
+        help="Read ROOT's metadata through the wildlife-datasets package "
+        "(e.g. BrownBearHeads); needs the package.",
+    )(command)
     command = click.option(
         "--encounter-gap",
         type=click.FloatRange(min=0, min_open=True),
@@ -31,8 +46,25 @@ def _data_options(command: F) -> F:
     return click.option(
         "--metadata",
         type=click.Path(path_type=Path, exists=True, dir_okay=False),
-        help="CSV with path, individual, camera, captured_at, encounter; its values win.",
+        help="Metadata table (CSV or Parquet): path, individual, camera, captured_at, "
+        "encounter, or wildlife-datasets' identity, path, date, video; its values win, and "
+        "when it names every chip's individual it lists the chips.",
     )(command)
+
+
+def _data_config(root: Path, options: dict[str, Any], scratch: Path) -> DataConfig:
+    """The DataConfig of the shared data options (a wildlife-datasets table into `scratch`)."""
+    metadata = options.pop("metadata")
+    name = options.pop("wildlife_dataset")
+    if name is not None:
+        if metadata is not None:
+            raise click.UsageError("give --metadata or --wildlife-dataset, not both")
+        metadata = wildlife_table(name, root, scratch / f"{name}.parquet")
+    return DataConfig(
+        metadata_csv=metadata,
+        encounter_gap_s=options.pop("encounter_gap"),
+        content_grouping=options.pop("content"),
+    )
 
 
 @main.command("inspect")
@@ -45,11 +77,9 @@ def _data_options(command: F) -> F:
     help="Folder for the plot inspect-<rootname>.png.  [default: current folder]",
 )
 @click.option("--limit", default=10, show_default=True, help="Chips listed per list.")
-def inspect_command(
-    root: Path, metadata: Path | None, encounter_gap: float, out: Path, limit: int
-) -> None:
-    """Count the chips, individuals and encounters in ROOT/<individual>/<image>."""
-    cfg = DataConfig(metadata_csv=metadata, encounter_gap_s=encounter_gap)
+def inspect_command(root: Path, out: Path, limit: int, **data: Any) -> None:
+    """Count the chips, individuals and encounters in ROOT/<individual>/<image> (or a table)."""
+    cfg = _data_config(root, data, out)
     report = inspect_folder(cfg, root)
     plot = plot_distribution(report, out / f"inspect-{root.resolve().name}.png")
     click.echo(format_report(report, limit))
@@ -79,8 +109,7 @@ def split_command(
     val_share: float,
     test_share: float,
     holdout_share: float | None,
-    metadata: Path | None,
-    encounter_gap: float,
+    **data: Any,
 ) -> None:
     """Split ROOT into train/val/test CSVs without cutting an encounter in two.
 
@@ -98,8 +127,7 @@ def split_command(
         test_share=test_share,
         holdout_share=0.2 if holdout_share is None else holdout_share,
     )
-    data = DataConfig(metadata_csv=metadata, encounter_gap_s=encounter_gap)
-    split = split_folder(root, data, cfg, out)
+    split = split_folder(root, _data_config(root, data, out), cfg, out)
     click.echo(format_summary(split.summary))
     if split.kind == "open":
         held_out = split.summary["held_out"]

@@ -27,8 +27,10 @@ class DataConfig(BaseModel):
     metadata_csv: Path | None = Field(
         default=None,
         description=(
-            "Optional CSV with columns path, individual, camera, captured_at, encounter "
-            "(path relative to root). Its values win over everything else."
+            "Optional metadata table, CSV or Parquet, with columns path, individual, camera, "
+            "captured_at, encounter (path relative to root), or the wildlife-datasets names "
+            "identity, path, date, video. Its values win over everything else; when every row "
+            "names its individual, the table lists the chips in any folder layout."
         ),
     )
     extensions: tuple[str, ...] = Field(

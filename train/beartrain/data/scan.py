@@ -12,7 +12,7 @@ from typing import Literal
 from bearagent.chips import read_capture_time
 from beartrain.data.config import DataConfig
 from beartrain.data.errors import ChipsFolderError, DataConfigError, MetadataError
-from beartrain.data.metadata import MetadataEntry, read_metadata
+from beartrain.data.metadata import MetadataEntry, read_metadata, table_lists_chips
 from beartrain.data.names import NameFields, NameParser, localise
 
 #: Where a chip's capture time came from, best first; "none" when nothing dated it.
@@ -59,17 +59,24 @@ def scan_chips(root: Path, cfg: DataConfig) -> Scan:
     parser = NameParser(cfg)
     stems = _stem_pattern(cfg)
     metadata = read_metadata(cfg.metadata_csv, parser.timezone) if cfg.metadata_csv else {}
-    files, skipped = _walk(root, {e.lower() for e in cfg.extensions})
+    if table_lists_chips(metadata):
+        files, skipped = sorted(metadata), list[str]()
+        missing = [rel for rel in files if not (root / rel).is_file()]
+    else:
+        files, skipped = _walk(root, {e.lower() for e in cfg.extensions})
+        missing = sorted(set(metadata) - set(files))
     if not files:
         raise ChipsFolderError(
             f"no chips in {root}: expected <root>/<individual>/<image> with an extension "
-            f"among {', '.join(cfg.extensions)}"
+            f"among {', '.join(cfg.extensions)}, or a metadata table (--metadata) that lists them"
         )
-    unknown = sorted(set(metadata) - set(files))
-    if unknown:
+    if missing:
+        kind = (
+            "metadata CSV" if str(cfg.metadata_csv).lower().endswith(".csv") else "metadata table"
+        )
         raise MetadataError(
-            f"metadata CSV {cfg.metadata_csv} lists {len(unknown)} chips that are not in {root} "
-            f"(first: {unknown[0]}): paths must be relative to the chips folder"
+            f"{kind} {cfg.metadata_csv} lists {len(missing)} chips that are not in {root} "
+            f"(first: {missing[0]}): paths must be relative to the chips folder"
         )
     chips = [
         _date_chip(root, rel, metadata.get(rel, MetadataEntry()), parser, cfg, stems)
