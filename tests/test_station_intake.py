@@ -29,9 +29,13 @@ def fleet_day(north: FakeBox, south: FakeBox) -> list[Message]:
     """Both boxes: a known bear each, and each box's first stranger (its unknown-…-0001)."""
     return [
         *north.encounter("cam01", T0, individual="bear-0001", name="Otis"),
-        *north.encounter("cam02", T0 + timedelta(hours=2), individual=None, outcome=Outcome.UNKNOWN),
+        *north.encounter(
+            "cam02", T0 + timedelta(hours=2), individual=None, outcome=Outcome.UNKNOWN
+        ),
         *south.encounter("cam01", T0 + timedelta(hours=1), individual="bear-0001", name="Holly"),
-        *south.encounter("cam01", T0 + timedelta(hours=5), individual=None, outcome=Outcome.UNKNOWN),
+        *south.encounter(
+            "cam01", T0 + timedelta(hours=5), individual=None, outcome=Outcome.UNKNOWN
+        ),
         south.stats(T0 + timedelta(hours=6)),
     ]
 

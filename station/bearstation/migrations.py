@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, inspect
 
 from bearstation.database import shown
@@ -76,7 +77,11 @@ def _check_known(engine: Engine, revision: str | None) -> None:
     if revision is None:
         return
     script = ScriptDirectory.from_config(alembic_config())
-    if script.get_revision(revision) is None:
+    try:
+        known = script.get_revision(revision) is not None
+    except CommandError:
+        known = False
+    if not known:
         raise DatabaseError(
             f"database {shown(engine.url)} is at schema revision {revision}, which this "
             "bear-station does not know (written by a newer one?): upgrade bear-station"

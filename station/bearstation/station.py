@@ -49,12 +49,13 @@ class Station:
 
     def start(self) -> None:
         """Open the database and subscribe on every broker."""
-        self.engine = open_engine(self.config.station.database)
-        ensure_current(self.engine)
+        # Credentials and TLS files first: a mistake there is reported before anything opens.
         self.links = [
             BrokerLink(b, self.config.intake, client_id_for(self.config, b), self._inbox)
             for b in self.config.brokers
         ]
+        self.engine = open_engine(self.config.station.database)
+        ensure_current(self.engine)
         self.writer = Writer(self.engine, self._inbox, self.config.intake, self._pinger.tick)
         self.writer.start()
         for link in self.links:
@@ -76,7 +77,8 @@ class Station:
             link.stop()
         if self.engine is not None:
             self.engine.dispose()
-        log.info("stopped: %s", dict(self.counts))
+        if self.writer is not None:
+            log.info("stopped: %s", dict(self.counts))
 
     @property
     def counts(self) -> Counter[str]:

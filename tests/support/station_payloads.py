@@ -187,10 +187,10 @@ def encounter_id_of(messages: Iterable[Message]) -> str:
 
     ids = {json.loads(p)["encounter_id"] for _t, p in messages}
     assert len(ids) == 1, ids
-    return ids.pop()
+    return str(ids.pop())
 
 
-def publish(broker: Mosquitto, messages: Iterable[Message | tuple[str, bytes]]) -> None:
+def publish(broker: Mosquitto, messages: Iterable[tuple[str, str | bytes]]) -> None:
     """Publish with QoS 1 from one client and wait until the broker acked every message."""
     client = make_client(broker)
     connect(client, broker)

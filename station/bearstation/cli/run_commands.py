@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from bearstation.cli.options import (
     station_options,
 )
 from bearstation.config import StationConfig
-from bearstation.database import open_engine, shown
+from bearstation.database import open_engine, parse_url, shown
 from bearstation.migrations import current_revision, upgrade
 from bearstation.station import Station
 from bearstation.tables import boxes, encounters, events, individuals, links, quarantine
@@ -74,6 +75,8 @@ def run(
         brokers.append(entry)
     cfg = build_config(config_file, sets, database=database, brokers=brokers)
     configure_logging(cfg.station.log_level)
+    if cfg.station.log_level != "DEBUG":  # alembic's INFO lines say nothing to an operator
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     Station(cfg).run_until_signal()
 
 
@@ -99,9 +102,8 @@ def migrate(cfg: StationConfig) -> None:
 def check_config(config_file: Path, sets: tuple[str, ...]) -> None:
     """Check a configuration file; print every problem with its key."""
     cfg = build_config(config_file, sets)
-    click.echo(
-        f"{config_file}: OK (database {shown(cfg.station.database)}, {len(cfg.brokers)} broker(s))"
-    )
+    database = shown(parse_url(cfg.station.database))
+    click.echo(f"{config_file}: OK (database {database}, {len(cfg.brokers)} broker(s))")
 
 
 @main.command("status")

@@ -62,11 +62,14 @@ def build_history(
 ) -> CaptureHistory:
     """The matrix of `encounters` (pure: no database)."""
     seen: dict[str, set[date]] = defaultdict(set)
+    days: set[date] = set()  # the survey's span: left-out bears still count here
     for enc in encounters:
-        if enc.bear is None or (named_only and not enc.bear.named):
+        if enc.bear is None:
             continue
-        seen[enc.bear.label].add(occasion_start(enc.started_at.date(), occasion))
-    days = {d for s in seen.values() for d in s}
+        day = occasion_start(enc.started_at.date(), occasion)
+        days.add(day)
+        if enc.bear.named or not named_only:
+            seen[enc.bear.label].add(day)
     if not days and (first is None or last is None):
         return CaptureHistory([], {})
     begin = occasion_start(first or min(days), occasion)
