@@ -24,6 +24,7 @@ from bearagent.config import AgentConfig
 from bearagent.encounters import EncounterTracker
 from bearagent.encounters import store as encounter_store
 from bearagent.errors import BearIdError
+from bearagent.gallery import thumbnails
 from bearagent.gallery.calibration import ensure_calibration, settings_from
 from bearagent.gallery.individuals import adopt_provisional_ids
 from bearagent.gallery.references import check_gallery_model
@@ -161,6 +162,7 @@ class Agent:
             Ledger(db)
             outbox.ensure_schema(db)
             encounter_store.ensure_schema(db)
+            thumbnails.ensure_schema(db)
             check_gallery_model(db, model.sha256, model.name)
             if adopted := adopt_provisional_ids(db, self.cfg.agent.id):
                 log.info("gave %d provisional individuals this box's id", adopted)

@@ -20,6 +20,7 @@ from bearagent.encounters import ChipObservation, EncounterEvent
 from bearagent.encounters import store as encounter_store
 from bearagent.gallery.references import add_references, create_provisional
 from bearagent.gallery.sightings import Sighting, record_sighting
+from bearagent.gallery.thumbnails import store_thumbnail
 from bearagent.ledger import FileIdentity
 from bearagent.matching.index import GalleryIndex
 from bearagent.matching.knn import Candidate
@@ -96,11 +97,17 @@ class Recorder:
         self.identity = identity
 
     def record_chip(
-        self, chip: ChipObservation, own: Decision, ident: FileIdentity, encounter_id: str
+        self,
+        chip: ChipObservation,
+        own: Decision,
+        ident: FileIdentity,
+        encounter_id: str,
+        image: np.ndarray | None = None,
     ) -> None:
-        """One sighting row with the chip's own decision (its individual only when known)."""
+        """One sighting row with the chip's own decision (its individual only when known),
+        and the chip's thumbnail (`image`, decoded BGR) so it outlives the file."""
         best = chip.candidates[0] if chip.candidates else None
-        record_sighting(
+        sighting_id = record_sighting(
             self.db,
             Sighting(
                 file=ident.path,
@@ -118,6 +125,8 @@ class Recorder:
                 outcome=own.outcome.value,
             ),
         )
+        if image is not None:
+            store_thumbnail(self.db, "sighting", sighting_id, image)
 
     def record_events(self, events: list[EncounterEvent]) -> None:
         """Queue each event in the outbox and keep its encounter's row up to date."""

@@ -146,7 +146,7 @@ class ChipWorker:
                 decoded, observations, own, observed.encounter_ids, strict=True
             ):
                 self.ledger.record(item.identity, "processed")
-                self.recorder.record_chip(chip, decision, item.identity, encounter_id)
+                self.recorder.record_chip(chip, decision, item.identity, encounter_id, item.image)
             events = observed.events
             self.recorder.record_events(events)
         for r in retry_now:
