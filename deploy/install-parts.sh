@@ -99,7 +99,66 @@ setup_mosquitto() {
   fi
   install -d -m 0755 "$mdir/conf.d"
   write_broker_passwords "$pwfile" "$mdir/bearagent.passwd"
+  [ -z "$BRIDGE" ] || prepare_bridge
   write_broker_conf "$mdir"
+}
+
+# --bridge: the agent id and bridge user, and the bridge's password in
+# $ETC/bridge-password (given, kept, or generated).
+prepare_bridge() {
+  local pw=$ETC/bridge-password
+  BRIDGE_AGENT=$(config_values agent.id | head -n1) ||
+    die "cannot read agent.id from $CONFIG (needs Python 3.11)"
+  [ -n "$BRIDGE_AGENT" ] || die "$CONFIG has no agent.id: --bridge needs it for the topics"
+  BRIDGE_USER=${BRIDGE_USER:-$BRIDGE_AGENT}
+  if [ -n "$BRIDGE_PASSWORD_FILE" ]; then
+    if ! cmp -s "$BRIDGE_PASSWORD_FILE" "$pw"; then
+      install -m 0600 "$BRIDGE_PASSWORD_FILE" "$pw"
+      log "installed the bridge password as $pw"
+    fi
+  elif [ ! -s "$pw" ]; then
+    (umask 077; head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 32 > "$pw")
+    log "generated the bridge password in $pw: add this box on the station with"
+    log "  deploy/station/install.sh --add-box $BRIDGE_USER --box-password-file <a copy of it>"
+  fi
+  [[ "$(head -n1 "$pw")" =~ ^[!-~]+$ ]] ||
+    die "the bridge password in $pw must be one line of printable characters without spaces"
+}
+
+# The bridge block of bearagent.conf (printed): this box's topics go out with QoS 1.
+write_bridge_section() {
+  local id=$BRIDGE_AGENT prefix certs=$1/certs/bearagent
+  prefix=$(config_values mqtt.topic_prefix | head -n1)
+  prefix=${prefix:-bearid/\{agent_id\}/}
+  prefix=${prefix//\{agent_id\}/$id}
+  echo "# Bridge to the base station's broker (install.sh --bridge): this box's events go"
+  echo "# out with QoS 1, nothing comes in. While the link is down they wait here, up to"
+  echo "# max_queued_messages (saved to disk every autosave_interval seconds)."
+  echo "max_queued_messages $BRIDGE_QUEUE"
+  echo "autosave_interval 60"
+  echo "connection bearid-station"
+  echo "address $BRIDGE"
+  echo "bridge_protocol_version mqttv50"
+  echo "remote_clientid bearid-bridge-$id"
+  echo "remote_username $BRIDGE_USER"
+  echo "remote_password $(head -n1 "$ETC/bridge-password")"
+  echo "topic $prefix# out 1"
+  echo "cleansession false"
+  echo "local_cleansession false"
+  echo "try_private false"
+  echo "notifications true"
+  echo "notifications_local_only true"
+  echo "restart_timeout 5 300"
+  echo "keepalive_interval 60"
+  if [ -n "$BRIDGE_CA" ]; then
+    install -d -m 0750 "$certs"
+    install -m 0644 "$BRIDGE_CA" "$certs/station-ca.crt"
+    echo "bridge_cafile /etc/mosquitto/certs/bearagent/station-ca.crt"
+  else
+    echo "bridge_capath /etc/ssl/certs"
+  fi
+  echo "bridge_tls_version tlsv1.2"
+  echo "bridge_insecure false"
 }
 
 # The broker's password file: the 'bearagent' entry from $1, other users in $2 kept.
@@ -143,9 +202,16 @@ write_broker_conf() {
       fi
       echo "tls_version tlsv1.2"
     fi
+    [ -z "$BRIDGE" ] || write_bridge_section "$mdir"
   } > "$conf.new"
-  chmod 0644 "$conf.new"; mv "$conf.new" "$conf"
-  log "wrote $conf"
+  if [ -n "$BRIDGE" ]; then  # it holds the bridge's password: root and mosquitto only
+    chmod 0640 "$conf.new"
+    if has_group mosquitto; then own root:mosquitto "$conf.new"; fi
+  else
+    chmod 0644 "$conf.new"
+  fi
+  mv "$conf.new" "$conf"
+  log "wrote $conf${BRIDGE:+ (bridged to $BRIDGE)}"
 }
 
 check_config() {

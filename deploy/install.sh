@@ -33,6 +33,16 @@ Install the bearid field agent as the systemd service 'bearagent'.
   --tls-cert FILE      with --mosquitto: also listen with TLS on port 8883 for consumers
   --tls-key FILE       the private key of --tls-cert (required with it)
   --tls-ca FILE        CA certificate to ship with the broker's (optional)
+  --bridge HOST:PORT   with --mosquitto: bridge this box's topics (bearid/<agent id>/#) to
+                       the base station's broker at HOST:PORT over TLS, with a queue that
+                       holds events while the link is down (see docs/station.md)
+  --bridge-ca FILE     CA certificate of the station's broker (default: the system's)
+  --bridge-user NAME   username on the station's broker (default: the agent id)
+  --bridge-password-file FILE
+                       its password (default: keep /etc/bearagent/bridge-password, or
+                       generate one there for the station's add-box)
+  --bridge-queue N     events the bridge holds while the station is unreachable
+                       (default 100000; beyond it Mosquitto drops the newest)
   --no-start           enable the service but do not start or restart it
   --root DIR           install below DIR instead of / (staging, tests): no user is
                        created (DIR/etc/passwd gets the entry), no systemctl, no apt-get
@@ -46,6 +56,7 @@ die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
 
 ROOT="" UPGRADE=0 EXTRA="" SOURCE="$SRC_TREE" PYTHON=python3 VENV=1 AGENT_ID="" START=1
 MOSQUITTO=0 TLS_CERT="" TLS_KEY="" TLS_CA="" APT_IN_ROOT=0
+BRIDGE="" BRIDGE_CA="" BRIDGE_USER="" BRIDGE_PASSWORD_FILE="" BRIDGE_QUEUE=100000
 PIP_ARGS=() WATCH_ROOTS=() VENV_ARGS=()
 
 need_arg() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value (see --help)"; }
@@ -65,6 +76,11 @@ while [ $# -gt 0 ]; do
     --tls-cert) need_arg "$@"; TLS_CERT=$2; shift ;;
     --tls-key) need_arg "$@"; TLS_KEY=$2; shift ;;
     --tls-ca) need_arg "$@"; TLS_CA=$2; shift ;;
+    --bridge) need_arg "$@"; BRIDGE=$2; shift ;;
+    --bridge-ca) need_arg "$@"; BRIDGE_CA=$2; shift ;;
+    --bridge-user) need_arg "$@"; BRIDGE_USER=$2; shift ;;
+    --bridge-password-file) need_arg "$@"; BRIDGE_PASSWORD_FILE=$2; shift ;;
+    --bridge-queue) need_arg "$@"; BRIDGE_QUEUE=$2; shift ;;
     --no-start) START=0 ;;
     --root) need_arg "$@"; ROOT=$(realpath -m "$2"); shift ;;
     --apt) APT_IN_ROOT=1 ;;
@@ -86,7 +102,19 @@ for dir in ${WATCH_ROOTS[@]+"${WATCH_ROOTS[@]}"}; do
     *) die "--watch '$dir' is not an absolute path: give the full path, e.g. /traps" ;;
   esac
 done
-for f in "$TLS_CERT" "$TLS_KEY" "$TLS_CA"; do
+[ -z "$BRIDGE_CA$BRIDGE_USER$BRIDGE_PASSWORD_FILE" ] || [ -n "$BRIDGE" ] ||
+  die "--bridge-ca/--bridge-user/--bridge-password-file go with --bridge HOST:PORT"
+[ -z "$BRIDGE" ] || [ "$MOSQUITTO" -eq 1 ] ||
+  die "--bridge configures the box's local Mosquitto: add --mosquitto"
+if [ -n "$BRIDGE" ]; then
+  [[ "$BRIDGE" =~ ^[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]{1,5}$ ]] && [ "${BRIDGE##*:}" -ge 1 ] &&
+    [ "${BRIDGE##*:}" -le 65535 ] ||
+    die "--bridge '$BRIDGE' is not HOST:PORT, e.g. station.example.org:8883"
+  [[ "$BRIDGE_QUEUE" =~ ^[1-9][0-9]*$ ]] || die "--bridge-queue '$BRIDGE_QUEUE' is not a positive number"
+  [ -z "$BRIDGE_USER" ] || [[ "$BRIDGE_USER" =~ ^[A-Za-z0-9_.@-]+$ ]] ||
+    die "--bridge-user '$BRIDGE_USER': use letters, digits, '_', '.', '@' or '-'"
+fi
+for f in "$TLS_CERT" "$TLS_KEY" "$TLS_CA" "$BRIDGE_CA" "$BRIDGE_PASSWORD_FILE"; do
   [ -z "$f" ] || [ -r "$f" ] || die "cannot read $f: check the path"
 done
 

@@ -8,9 +8,11 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bearagent.decisions import Outcome
+from bearstation.config import StationConfig
 from bearstation.database import open_engine
 from bearstation.tables import boxes, encounters, events, individuals, sightings, stats
 from support.broker import Mosquitto
@@ -145,3 +147,28 @@ def test_malformed_payloads_land_in_quarantine_and_the_station_goes_on(
     assert reasons[7] == "status payload 'maybe' is neither 'online' nor 'offline'"
     assert len(encounter_rows(open_engine(station_db))) == 1
     assert count(open_engine(station_db), encounters) == 1
+
+
+def test_tls_and_a_password_from_the_credentials_directory(
+    tls_broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tls_broker.tls is not None and tls_broker.credentials is not None
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "mqtt-password").write_text(tls_broker.credentials.password + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    db = f"sqlite:///{tmp_path / 'station.db'}"
+    config = StationConfig.model_validate(
+        {
+            "station": {"id": "tls", "database": db},
+            "brokers": [
+                {
+                    "url": f"mqtts://{tls_broker.credentials.username}@localhost:{tls_broker.port}",
+                    "tls": {"ca_file": str(tls_broker.tls.ca_cert)},
+                }
+            ],
+        }
+    )
+    with running_station(config):
+        publish(tls_broker, FakeBox("den-01").encounter("cam01", T0, individual="bear-0001"))
+        wait_for_events(db, 2)

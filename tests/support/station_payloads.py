@@ -30,7 +30,7 @@ from bearagent.mqtt.payloads import (
     encounter_payload,
     stats_payload,
 )
-from support.broker import Mosquitto
+from support.broker import Credentials, Mosquitto
 from support.subscriber import connect, make_client
 
 MODEL = ModelRef("bearid-lite0-test", "ab" * 32)
@@ -190,9 +190,13 @@ def encounter_id_of(messages: Iterable[Message]) -> str:
     return str(ids.pop())
 
 
-def publish(broker: Mosquitto, messages: Iterable[tuple[str, str | bytes]]) -> None:
+def publish(
+    broker: Mosquitto,
+    messages: Iterable[tuple[str, str | bytes]],
+    credentials: Credentials | None = None,
+) -> None:
     """Publish with QoS 1 from one client and wait until the broker acked every message."""
-    client = make_client(broker)
+    client = make_client(broker, credentials=credentials)
     connect(client, broker)
     try:
         infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
