@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Set up a development machine: Debian packages the tests need (mosquitto), then
-# .venv with bearid and every extra that runs on a CPU (cpu, train, export, test).
+# Set up a development machine: Debian packages the tests need (mosquitto, systemd, postgresql), then
+# .venv with bearid and every extra that runs on a CPU (cpu, train, export, station, test).
 # Idempotent and quick when nothing changed. Run as root or with passwordless sudo
 # when Debian packages are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${BEARID_VENV:-.venv}
-EXTRAS=${BEARID_EXTRAS:-cpu,train,export,test}
-DEBIAN_PACKAGES=(mosquitto systemd)  # systemd: systemd-analyze for the unit tests
+EXTRAS=${BEARID_EXTRAS:-cpu,train,export,station,test}
+DEBIAN_PACKAGES=(mosquitto systemd postgresql)  # systemd: systemd-analyze for the unit tests;
+# postgresql: the real server the station tests start in a temporary folder
 
 log() { printf 'setup: %s\n' "$*"; }
 
@@ -33,7 +34,13 @@ apt_install() {
 have_binary() { PATH="$PATH:/usr/sbin:/usr/local/sbin" command -v "$1" >/dev/null; }
 
 missing=()
-for pkg in "${DEBIAN_PACKAGES[@]}"; do have_binary "$pkg" || missing+=("$pkg"); done
+# PostgreSQL's tools live in /usr/lib/postgresql/<version>/bin, not on $PATH.
+have_package() {
+  if [ "$1" = postgresql ]; then compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+  else have_binary "$1"
+  fi
+}
+for pkg in "${DEBIAN_PACKAGES[@]}"; do have_package "$pkg" || missing+=("$pkg"); done
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 pick_python() {

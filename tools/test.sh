@@ -10,7 +10,7 @@ export PATH="$PWD/$VENV/bin:$PATH:/usr/sbin:/usr/local/sbin"
 
 echo "== ruff format --check"; ruff format --check .
 echo "== ruff check";          ruff check .
-echo "== mypy";                mypy agent/bearagent train/beartrain export/bearexport dev/bearid_dev tests bench
+echo "== mypy";                mypy agent/bearagent train/beartrain export/bearexport station/bearstation dev/bearid_dev tests bench
 echo "== pytest"
 set +e
 pytest "$@"
