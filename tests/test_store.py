@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from bearagent.ledger import FileIdentity, Ledger
+from bearagent.ledger import FileIdentity, Ledger, ensure_schema
 from bearagent.store import (
     DatabaseLocked,
     SchemaTooNew,
@@ -77,6 +77,7 @@ def test_a_lock_held_by_another_process_is_named(tmp_path: Path) -> None:
 
 def test_ledger_knows_files_by_path_and_by_content(tmp_path: Path) -> None:
     db = open_database(tmp_path / "state.db")
+    ensure_schema(db)
     ledger = Ledger(db)
     ident = FileIdentity("/traps", "north/cam01/a.jpg", 10, 123, "ab" * 32)
     with transaction(db):

@@ -22,25 +22,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bearagent import sdnotify
 from bearagent.config import AgentConfig
 from bearagent.encounters import EncounterTracker
-from bearagent.encounters import store as encounter_store
 from bearagent.errors import BearIdError
-from bearagent.gallery import thumbnails
 from bearagent.gallery.calibration import ensure_calibration, settings_from
 from bearagent.gallery.individuals import adopt_provisional_ids
 from bearagent.gallery.references import check_gallery_model
-from bearagent.gallery.schema import ensure_schema as ensure_gallery_schema
 from bearagent.ledger import Ledger
 from bearagent.modelcard import ModelCard
-from bearagent.mqtt import Publisher, make_publisher, outbox, payloads
+from bearagent.mqtt import Publisher, make_publisher, payloads
 from bearagent.pipeline.intake import Arrival, Dating
-from bearagent.pipeline.recording import GalleryIdentity, ModelIdentity, Recorder
+from bearagent.pipeline.recording import ModelIdentity
 from bearagent.pipeline.rules import RuleKeeper
 from bearagent.pipeline.stats import AgentStats
 from bearagent.pipeline.statusfile import status_path, write_status
+from bearagent.pipeline.store import WorkerStore, migrate_all
 from bearagent.pipeline.worker import ChipWorker, WorkerSettings
 from bearagent.runtime import open_embedder
 from bearagent.runtime.base import Embedder
-from bearagent.store import open_database, transaction
+from bearagent.store import open_database, store_errors
 from bearagent.watch import ChipSource, FolderWatcher, PathRules
 
 log = logging.getLogger(__name__)
@@ -158,35 +156,28 @@ class Agent:
         older provisional ids this box's id; calibrate on the gallery when stale."""
         db = open_database(self.database)
         try:
-            ensure_gallery_schema(db)
-            Ledger(db)
-            outbox.ensure_schema(db)
-            encounter_store.ensure_schema(db)
-            thumbnails.ensure_schema(db)
-            check_gallery_model(db, model.sha256, model.name)
-            if adopted := adopt_provisional_ids(db, self.cfg.agent.id):
-                log.info("gave %d provisional individuals this box's id", adopted)
-            decision = self.cfg.decision
-            if decision.calibrate_on_gallery:
-                ensure_calibration(
-                    db, model.sha256, decision.score or card.decision.score,
-                    settings_from(decision),
-                )  # fmt: skip
+            with store_errors(db):
+                migrate_all(db)
+                check_gallery_model(db, model.sha256, model.name)
+                if adopted := adopt_provisional_ids(db, self.cfg.agent.id):
+                    log.info("gave %d provisional individuals this box's id", adopted)
+                decision = self.cfg.decision
+                if decision.calibrate_on_gallery:
+                    score = decision.score or card.decision.score
+                    ensure_calibration(db, model.sha256, score, settings_from(decision))
         finally:
             db.conn.close()
 
     def _worker_main(self, model: ModelIdentity, card: ModelCard, tz: tzinfo) -> None:
         try:
-            db = open_database(self.database)  # this thread's own connection
-            identity = GalleryIdentity(db, model, self.cfg.agent.id)
-            recorder = Recorder(db, identity)
-            with transaction(db):
-                if recovered := recorder.recover_open():
+            store = WorkerStore(self.database, model, self.cfg.agent.id)  # this thread's own
+            with store.batch():
+                if recovered := store.recorder.recover_open():
                     log.warning("sent 'end' for %d encounters left open by a crash", recovered)
-            rules = RuleKeeper(db, model.sha256, card.decision, self.cfg.decision)
+            rules = RuleKeeper(store.db, model.sha256, card.decision, self.cfg.decision)
             self._rules = rules
             tracker = EncounterTracker(
-                self.cfg.encounter, rules, same_individual(card, self.cfg), identity
+                self.cfg.encounter, rules, same_individual(card, self.cfg), store.identity
             )
             capture = self.cfg.capture
             settings = WorkerSettings(
@@ -201,8 +192,8 @@ class Agent:
                 settings,
                 self.embedder,
                 tracker,
-                recorder,
-                Ledger(db),
+                store,
+                lambda: Ledger(open_database(self.database)),
                 rules,
                 self.stats,
                 self.inbox,

@@ -58,12 +58,16 @@ def content_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create or upgrade the ``files`` table."""
+    migrate(db, "ledger", STEPS)
+
+
 class Ledger:
-    """Read and write the ``files`` table on one connection."""
+    """Read and write the ``files`` table on one connection (its schema: `ensure_schema`)."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
-        migrate(db, "ledger", STEPS)
 
     def seen_path(self, root: str, path: str, size: int, mtime_ns: int) -> bool:
         """This exact file (same path, size and mtime) was handled before."""

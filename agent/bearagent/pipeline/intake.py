@@ -1,7 +1,11 @@
-"""From a complete file to a decoded chip, a rejection, or nothing (seen before).
+"""From a complete file to a decoded, dated, preprocessed chip, a rejection, or nothing.
 
 The ledger is consulted twice: by path, size and mtime before reading (cheap), and
-by content hash after reading (a rename or re-copy of a processed file).
+by content hash after reading (a rename or re-copy of a processed file). The
+ledger look-ups need the database (`check_path`, `check_content`, on the intake
+thread's own connection); reading, hashing, decoding, dating and preprocessing
+(`read_chip_file`) need none, so a small thread pool runs them side by side
+(OpenCV and hashlib release the GIL).
 """
 
 from __future__ import annotations
@@ -12,8 +16,16 @@ from datetime import tzinfo
 
 import numpy as np
 
-from bearagent.chips import CaptureTime, ChipRejected, FileNamePattern, capture_time, decode_chip
+from bearagent.chips import (
+    CaptureTime,
+    ChipRejected,
+    FileNamePattern,
+    capture_time,
+    decode_chip,
+    preprocess,
+)
 from bearagent.ledger import FileIdentity, Ledger, content_sha256
+from bearagent.modelcard import InputSpec
 from bearagent.watch import ChipSource, WatchConfig, read_chip
 
 #: Reasons that may only mean "still being written": retried while the file is fresh.
@@ -30,12 +42,13 @@ class Arrival:
 
 @dataclass(frozen=True)
 class Decoded:
-    """A chip ready to be preprocessed."""
+    """A chip ready to be embedded: its pixels, capture time and network input."""
 
     arrival: Arrival
     identity: FileIdentity
     image: np.ndarray
     captured: CaptureTime
+    tensor: np.ndarray | None = None  # (3, H, W) float32 per the model card
 
 
 @dataclass(frozen=True)
@@ -70,8 +83,8 @@ class Dating:
     sidecars: bool = True
 
 
-def take_in(arrival: Arrival, ledger: Ledger, cfg: WatchConfig, dating: Dating) -> Outcome:
-    """Read, identify, decode and date one file (no database writes)."""
+def check_path(arrival: Arrival, ledger: Ledger) -> FileIdentity | Skipped:
+    """The file's identity by path, size and mtime, or why there is nothing to do."""
     src = arrival.source
     try:
         st = src.path.stat()
@@ -80,7 +93,19 @@ def take_in(arrival: Arrival, ledger: Ledger, cfg: WatchConfig, dating: Dating) 
     ident = FileIdentity(str(src.root), src.relative, st.st_size, st.st_mtime_ns, None)
     if ledger.seen_path(ident.root, ident.path, ident.size, ident.mtime_ns):
         return Skipped(arrival, ident, "seen")
-    fresh = time.time() - st.st_mtime < max(cfg.stable_after_s, 1.0) * 5
+    return ident
+
+
+def read_chip_file(
+    arrival: Arrival,
+    ident: FileIdentity,
+    cfg: WatchConfig,
+    dating: Dating,
+    spec: InputSpec | None = None,
+) -> Outcome:
+    """Read, hash, decode, date (and, given `spec`, preprocess) one file; no database."""
+    src = arrival.source
+    fresh = time.time() - ident.mtime_ns / 1e9 < max(cfg.stable_after_s, 1.0) * 5
     try:
         data = read_chip(src, cfg.max_file_bytes)
     except ChipRejected as e:
@@ -88,8 +113,6 @@ def take_in(arrival: Arrival, ledger: Ledger, cfg: WatchConfig, dating: Dating) 
             return Skipped(arrival, ident, "vanished")
         return Rejected(arrival, ident, e.reason, str(e), fresh)
     ident = FileIdentity(ident.root, ident.path, ident.size, ident.mtime_ns, content_sha256(data))
-    if ledger.seen_content(ident.sha256 or ""):
-        return Skipped(arrival, ident, "duplicate")
     try:
         image = decode_chip(data, source=src.relative, max_pixels=cfg.max_pixels)
     except ChipRejected as e:
@@ -98,9 +121,33 @@ def take_in(arrival: Arrival, ledger: Ledger, cfg: WatchConfig, dating: Dating) 
         src.path,
         src.relative,
         data,
-        st.st_mtime,
+        ident.mtime_ns / 1e9,
         dating.names,
         dating.timezone,
         sidecars=dating.sidecars,
     )
-    return Decoded(arrival, ident, image, taken)
+    tensor = preprocess(image, spec) if spec is not None else None
+    return Decoded(arrival, ident, image, taken, tensor)
+
+
+def check_content(outcome: Outcome, ledger: Ledger) -> Outcome:
+    """A decoded or rejected file whose content was handled before is a duplicate."""
+    sha = outcome.identity.sha256 if outcome.identity is not None else None
+    if isinstance(outcome, Decoded | Rejected) and sha and ledger.seen_content(sha):
+        return Skipped(outcome.arrival, outcome.identity, "duplicate")
+    return outcome
+
+
+def take_in(
+    arrival: Arrival,
+    ledger: Ledger,
+    cfg: WatchConfig,
+    dating: Dating,
+    spec: InputSpec | None = None,
+) -> Outcome:
+    """All of intake for one file, on one thread (`check_path`, `read_chip_file`,
+    `check_content`)."""
+    ident = check_path(arrival, ledger)
+    if isinstance(ident, Skipped):
+        return ident
+    return check_content(read_chip_file(arrival, ident, cfg, dating, spec), ledger)

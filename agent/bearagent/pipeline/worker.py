@@ -1,12 +1,15 @@
-"""The chip worker: the one thread that turns complete files into recorded sightings
-and queued events.
+"""The chip worker: turns complete files into recorded sightings and queued events.
 
-Per batch: take files in (ledger checks, read, decode, date), embed them
-together, search the gallery once for all of them, let the encounter tracker
-split them into tracks and decide, then write everything of the batch — ledger
-rows, sightings, encounter state, outbox events — in ONE transaction and wake
-the publisher. A crash before the commit leaves no trace, so the files are
-processed again after restart; after it, the ledger makes them no-ops.
+Three stages, each a thread, hand micro-batches on through bounded queues
+(`bearagent.pipeline.stages`): intake (ledger check by path, then read, hash,
+decode, date and preprocess on a small pool), embed (the model), and record,
+here, on the thread that owns the database (`WorkerStore`): search the gallery
+once for all chips of the batch, check the ledger again (authoritatively),
+let the encounter tracker split the chips into tracks and decide, then write
+everything of the batch — ledger rows, sightings, encounter state, outbox
+events — in ONE transaction and wake the publisher. A crash before the commit
+leaves no trace, so the files are processed again after restart; after it, the
+ledger makes them no-ops. While SQLite commits, the model works on the next batch.
 """
 
 from __future__ import annotations
@@ -18,28 +21,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bearagent.chips import preprocess_batch
+import numpy as np
+
 from bearagent.decisions import NEIGHBOURS, Decision, DecisionRule, decide
 from bearagent.encounters import ChipObservation, EncounterEvent, EncounterTracker
 from bearagent.ledger import Ledger
-from bearagent.pipeline.batcher import collect_batch
-from bearagent.pipeline.intake import (
-    RETRYABLE,
-    Arrival,
-    Dating,
-    Decoded,
-    Outcome,
-    Rejected,
-    Skipped,
-    take_in,
+from bearagent.pipeline.intake import RETRYABLE, Arrival, Dating, Decoded, Rejected, Skipped
+from bearagent.pipeline.stages import (
+    Batch,
+    EmbedStage,
+    Failure,
+    Handoff,
+    IntakeSettings,
+    IntakeStage,
 )
-from bearagent.pipeline.recording import Recorder
 from bearagent.pipeline.stats import AgentStats
+from bearagent.pipeline.store import WorkerStore
 from bearagent.runtime.base import Embedder
-from bearagent.store import StoreError, transaction
+from bearagent.store import StoreError
 from bearagent.watch import ChipSource, WatchConfig
 
 log = logging.getLogger(__name__)
+
+#: How long the record stage waits for a batch before its periodic round (expire, idle).
+IDLE_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -51,18 +56,21 @@ class WorkerSettings:
     batch_wait_s: float
     dating: Dating
     top_k: int
+    decode_threads: int = 2
+    queue_batches: int = 2  # batches waiting between two stages at most
+    retry_s: float = 5.0  # wait after a database error before the batch is tried again
 
 
 class ChipWorker:
-    """Consumes `Arrival`s from `inbox`; runs on its own thread (`run`)."""
+    """Consumes `Arrival`s from `inbox`; `run` on its own thread."""
 
     def __init__(
         self,
         settings: WorkerSettings,
         embedder: Embedder,
         tracker: EncounterTracker,
-        recorder: Recorder,
-        ledger: Ledger,
+        store: WorkerStore,
+        open_ledger: Callable[[], Ledger],
         rules: Callable[[], DecisionRule],
         stats: AgentStats,
         inbox: queue.Queue[Arrival],
@@ -75,96 +83,147 @@ class ChipWorker:
         self.settings = settings
         self.embedder = embedder
         self.tracker = tracker
-        self.recorder = recorder
-        self.ledger = ledger
+        self.store = store
+        self.open_ledger = open_ledger
         self.rules = rules
         self.stats = stats
-        self._mtime_cameras: set[tuple[str, str]] = set()  # (site, camera) warned about
+        self.inbox = inbox
+        self.stop_event = stop_event
         self.on_committed = on_committed
         self.on_idle = on_idle
         self.retry = retry
-        self.inbox = inbox
-        self.stop_event = stop_event
+        self._mtime_cameras: set[tuple[str, str]] = set()  # (site, camera) warned about
 
     def run(self) -> None:
-        """Process batches until `stop_event` is set; then end open encounters."""
+        """Run the three stages until `stop_event` is set; then end open encounters."""
+        s = self.settings
+        decoded: queue.Queue[Handoff] = queue.Queue(s.queue_batches)
+        embedded: queue.Queue[Handoff] = queue.Queue(s.queue_batches)
+        intake = IntakeStage(
+            IntakeSettings(s.watch, s.dating, s.batch_size, s.batch_wait_s, s.decode_threads),
+            self.embedder.card.input,
+            self.open_ledger,
+            self.inbox,
+            decoded,
+            self.stop_event,
+        )
+        threads = [
+            threading.Thread(target=intake.run, name="chip-intake", daemon=True),
+            threading.Thread(
+                target=EmbedStage(self.embedder, decoded, embedded).run,
+                name="chip-embed",
+                daemon=True,
+            ),
+        ]
+        for t in threads:
+            t.start()
+        try:
+            self._record_loop(embedded)
+        finally:
+            self.stop_event.set()
+            _drain_until_stopped(threads, (decoded, embedded))
+        self._commit_events(self.tracker.end_all())
+
+    def _record_loop(self, embedded: queue.Queue[Handoff]) -> None:
         recover = False
-        while not self.stop_event.is_set():
-            batch = collect_batch(
-                self.inbox,
-                self.settings.batch_size,
-                self.settings.batch_wait_s,
-                self.stop_event,
-                idle_s=0.2,
-            )
+        while True:
+            try:
+                item = embedded.get(timeout=IDLE_S)
+            except queue.Empty:
+                item = Batch([], [])
+            if item is None:
+                return
+            if isinstance(item, Failure):
+                raise item.error
             try:
                 if recover:
                     self._recover_open()
                     recover = False
-                if batch:
-                    self.process(batch)
+                if item.arrivals:
+                    self.process(item)
                 self._commit_events(self.tracker.expire())
             except StoreError as e:
-                # Disk full, database locked: nothing of the batch was committed, so
-                # put it back and try again later instead of losing it. The tracker's
-                # open encounters may name rows that were rolled back: start afresh,
-                # and once the database works again end the encounters committed
-                # before the failure, as after a crash (else their 'end' never comes).
-                log.error("%s; retrying in 5 s", e)
+                # Disk full, database locked: nothing of the batch was committed, so put
+                # it back and try again later instead of losing it. The tracker's open
+                # encounters may name rows that were rolled back: start afresh, and once
+                # the database works again end the encounters committed before the
+                # failure, as after a crash (else their 'end' never comes).
+                log.error("%s; retrying in %.0f s", e, self.settings.retry_s)
                 self.tracker.forget()
                 recover = True
-                for arrival in batch:
+                for arrival in item.arrivals:
                     self.inbox.put(arrival)
-                self.stop_event.wait(5.0)
+                self.stop_event.wait(self.settings.retry_s)
             self.on_idle()
-        self._commit_events(self.tracker.end_all())
 
-    def process(self, batch: list[Arrival]) -> None:
-        """Take in, embed, match, decide and record one batch."""
-        settings = self.settings
-        outcomes = _unique(
-            [take_in(a, self.ledger, settings.watch, settings.dating) for a in _by_path(batch)]
-        )
-        # Tracks want each camera's chips in capture order.
-        decoded = sorted(
-            (o for o in outcomes if isinstance(o, Decoded)), key=lambda d: d.captured.when
-        )
+    def process(self, batch: Batch) -> None:
+        """Match, decide and record one embedded batch (the record stage's work)."""
+        with self.store.reading():
+            # The authoritative ledger check: a file may have been recorded since intake.
+            outcomes = [self._recheck(o) for o in batch.outcomes]
+        decoded = [o for o in outcomes if isinstance(o, Decoded)]
+        embeddings = self._rows_of(batch, decoded)
+        order = sorted(range(len(decoded)), key=lambda i: decoded[i].captured.when)
+        decoded = [decoded[i] for i in order]  # tracks want each camera's chips in time order
+        embeddings = embeddings[order] if len(order) else embeddings
         rejected = [o for o in outcomes if isinstance(o, Rejected)]
         retry_now = [r for r in rejected if r.fresh and r.reason in RETRYABLE]
         rejected = [r for r in rejected if r not in retry_now]
         duplicates = [o for o in outcomes if isinstance(o, Skipped) and o.why == "duplicate"]
-        observations, own = self._embed_and_match(decoded)
-        events: list[EncounterEvent] = []
-        with transaction(self.ledger.db):
+        with self.store.reading():
+            observations, own = self._match(decoded, embeddings)
+        with self.store.batch() as store:
             for r in rejected:
-                self.ledger.record(r.identity, "rejected", f"{r.reason}: {r.message}")
+                store.ledger.record(r.identity, "rejected", f"{r.reason}: {r.message}")
             for d in duplicates:
                 if d.identity is not None:
-                    self.ledger.record(d.identity, "duplicate")
+                    store.ledger.record(d.identity, "duplicate")
             observed = self.tracker.observe(observations)
             for item, chip, decision, encounter_id in zip(
                 decoded, observations, own, observed.encounter_ids, strict=True
             ):
-                self.ledger.record(item.identity, "processed")
-                self.recorder.record_chip(chip, decision, item.identity, encounter_id, item.image)
+                store.ledger.record(item.identity, "processed")
+                store.recorder.record_chip(chip, decision, item.identity, encounter_id, item.image)
             events = observed.events
-            self.recorder.record_events(events)
+            store.recorder.record_events(events)
         for r in retry_now:
             self.retry(r.arrival.source)  # maybe still being written: look again later
         self._count(decoded, rejected, duplicates, events)
         if decoded or rejected:
             self.on_committed()
 
-    def _embed_and_match(
-        self, decoded: list[Decoded]
+    def _recheck(self, outcome: Decoded | Rejected | Skipped) -> Decoded | Rejected | Skipped:
+        """The outcome as the committed ledger sees it now.
+
+        Intake looked before earlier batches were committed: the same file handed on
+        twice (its event, then a rescan) may meanwhile be recorded, so it is "seen"
+        (nothing to write), not a duplicate of itself.
+        """
+        ident, ledger = outcome.identity, self.store.ledger
+        if ident is None or (isinstance(outcome, Skipped) and outcome.why != "duplicate"):
+            return outcome
+        if ledger.seen_path(ident.root, ident.path, ident.size, ident.mtime_ns):
+            return Skipped(outcome.arrival, ident, "seen")
+        if not isinstance(outcome, Skipped) and ident.sha256 and ledger.seen_content(ident.sha256):
+            return Skipped(outcome.arrival, ident, "duplicate")
+        return outcome
+
+    @staticmethod
+    def _rows_of(batch: Batch, keep: list[Decoded]) -> np.ndarray:
+        """The embeddings of the decoded chips still to record, in their order."""
+        if batch.embeddings is None or not keep:
+            return np.zeros((0, 1), np.float32)
+        index = {id(d): i for i, d in enumerate(batch.decoded)}
+        return batch.embeddings[[index[id(d)] for d in keep]]
+
+    def _match(
+        self, decoded: list[Decoded], embeddings: np.ndarray
     ) -> tuple[list[ChipObservation], list[Decision]]:
-        """Embed the batch, search each chip once, and decide each chip on its own."""
+        """Search the gallery once for every chip, and decide each chip on its own."""
         if not decoded:
             return [], []
-        spec = self.embedder.card.input
-        embeddings = self.embedder.embed(preprocess_batch([d.image for d in decoded], spec))
         depth = max(self.settings.top_k, NEIGHBOURS)
-        candidates = self.recorder.identity.search(embeddings, depth)
+        candidates = self.store.identity.search(embeddings, depth)
         rule = self.rules()
         chips = [
             ChipObservation(
@@ -183,8 +242,8 @@ class ChipWorker:
 
     def _recover_open(self) -> None:
         """Send ``end`` for the encounters still open in the database (the tracker forgot them)."""
-        with transaction(self.ledger.db):
-            ended = self.recorder.recover_open()
+        with self.store.batch() as store:
+            ended = store.recorder.recover_open()
         if ended:
             log.warning("sent 'end' for %d encounters interrupted by a database error", ended)
             self.on_committed()
@@ -192,8 +251,8 @@ class ChipWorker:
     def _commit_events(self, events: list[EncounterEvent]) -> None:
         if not events:
             return
-        with transaction(self.ledger.db):
-            self.recorder.record_events(events)
+        with self.store.batch() as store:
+            store.recorder.record_events(events)
         self._count_ends(events)
         self.on_committed()
 
@@ -211,51 +270,41 @@ class ChipWorker:
     ) -> None:
         now = time.monotonic()
         self.stats.count("processed", len(decoded))
-        self._count_ends(events)
-        for d in decoded:
-            if d.captured.source != "mtime":
-                continue
-            self.stats.count("mtime_dated", 1)
-            where = (d.arrival.source.site, d.arrival.source.camera)
-            if where not in self._mtime_cameras:
-                self._mtime_cameras.add(where)
-                log.warning(
-                    "chips of camera %s/%s carry no capture time (no sidecar, EXIF or time in the "
-                    "file name, e.g. %s): dated by file modification time, which is when they "
-                    "were copied; set capture.filename_pattern if their names carry the time",
-                    *where,
-                    d.arrival.source.relative,
-                )
         self.stats.count("duplicates", len(duplicates))
+        self._count_ends(events)
         for r in rejected:
             self.stats.rejected(r.reason)
             log.warning("rejected %s", r.message)
         for d in decoded:
             self.stats.latency((now - d.arrival.at) * 1000.0)
+            if d.captured.source == "mtime":
+                self._mtime_dated(d)
+
+    def _mtime_dated(self, d: Decoded) -> None:
+        self.stats.count("mtime_dated", 1)
+        where = (d.arrival.source.site, d.arrival.source.camera)
+        if where not in self._mtime_cameras:
+            self._mtime_cameras.add(where)
+            log.warning(
+                "chips of camera %s/%s carry no capture time (no sidecar, EXIF or time in the "
+                "file name, e.g. %s): dated by file modification time, which is when they were "
+                "copied; set capture.filename_pattern if their names carry the time",
+                *where,
+                d.arrival.source.relative,
+            )
 
 
-def _by_path(batch: list[Arrival]) -> list[Arrival]:
-    """The batch without repeats of a file (the watcher may report one file twice)."""
-    seen: set[tuple[str, str]] = set()
-    out: list[Arrival] = []
-    for arrival in batch:
-        key = (str(arrival.source.root), arrival.source.relative)
-        if key not in seen:
-            seen.add(key)
-            out.append(arrival)
-    return out
-
-
-def _unique(outcomes: list[Outcome]) -> list[Outcome]:
-    """A second file with the same content as an earlier one in the batch is a duplicate."""
-    seen: set[str] = set()
-    out: list[Outcome] = []
-    for o in outcomes:
-        sha = o.identity.sha256 if o.identity is not None else None
-        if isinstance(o, Decoded) and sha in seen:
-            out.append(Skipped(o.arrival, o.identity, "duplicate"))
-            continue
-        if sha is not None:
-            seen.add(sha)
-        out.append(o)
-    return out
+def _drain_until_stopped(
+    threads: list[threading.Thread], queues: tuple[queue.Queue[Handoff], ...], wait_s: float = 30.0
+) -> None:
+    """Let the other stages finish: empty the queues they may be blocked on, join them."""
+    deadline = time.monotonic() + wait_s
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        for q in queues:
+            try:
+                while True:
+                    q.get_nowait()
+            except queue.Empty:
+                pass
+        for t in threads:
+            t.join(0.05)

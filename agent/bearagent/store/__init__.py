@@ -6,6 +6,7 @@ from bearagent.store.database import (
     StoreError,
     open_database,
     sqlite_error,
+    store_errors,
     transaction,
 )
 from bearagent.store.migrations import Migration, SchemaTooNew, migrate, schema_version
@@ -20,5 +21,6 @@ __all__ = [
     "open_database",
     "schema_version",
     "sqlite_error",
+    "store_errors",
     "transaction",
 ]

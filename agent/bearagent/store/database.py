@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import sqlite_utils
@@ -32,22 +32,45 @@ class DiskFull(StoreError):
     """The disk holding the database is full."""
 
 
-def sqlite_error(e: sqlite3.Error, path: Path | str) -> StoreError:
-    """Turn an sqlite3 error into a `StoreError` whose message says what to do."""
+def _kind(e: sqlite3.Error) -> str:
+    """SQLite's error name (``SQLITE_FULL``, ``SQLITE_BUSY_SNAPSHOT``, ...), or a guess from
+    the message for errors raised without one (Python 3.11 sets it on most)."""
+    name = getattr(e, "sqlite_errorname", None)
+    if isinstance(name, str) and name:
+        return name
     text = str(e).lower()
-    if "locked" in text or "busy" in text:
+    for needle, guess in (("locked", "SQLITE_LOCKED"), ("busy", "SQLITE_BUSY"),
+                          ("full", "SQLITE_FULL"), ("readonly", "SQLITE_READONLY"),
+                          ("read-only", "SQLITE_READONLY"), ("not a database", "SQLITE_NOTADB"),
+                          ("malformed", "SQLITE_CORRUPT")):  # fmt: skip
+        if needle in text:
+            return guess
+    return "SQLITE_ERROR"
+
+
+def sqlite_error(e: sqlite3.Error, path: Path | str) -> StoreError:
+    """Turn an sqlite3 error into a `StoreError` whose message says what to do.
+
+    Classified by SQLite's own error code (``e.sqlite_errorname``), not its wording.
+    """
+    kind = _kind(e)
+    if kind.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return DatabaseLocked(
             f"database {path} is locked by another process (waited {BUSY_TIMEOUT_MS // 1000} s): "
             "stop the other program using it (a second bearagent, an open sqlite3 shell)"
         )
-    if "full" in text:  # "database or disk is full", SQLITE_FULL
+    if kind == "SQLITE_FULL" or (kind.startswith("SQLITE_IOERR") and "full" in str(e).lower()):
         return DiskFull(f"the disk holding {path} is full: free space there; nothing was lost")
-    if "readonly" in text or "read-only" in text:
+    if kind.startswith("SQLITE_READONLY"):
         return StoreError(f"database {path} is read-only: give the agent's user write access")
-    if "not a database" in text or "malformed" in text:
+    if kind.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
         return StoreError(
             f"{path} is not a readable SQLite database ({e}): restore it from a backup, or move it "
             "away to start with an empty one"
+        )
+    if kind.startswith("SQLITE_CANTOPEN"):
+        return StoreError(
+            f"cannot open database {path} ({e}): check the folder and its permissions"
         )
     return StoreError(f"database {path}: {e}")
 
@@ -71,7 +94,8 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """An explicit ``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any exception.
 
     IMMEDIATE takes the write lock up front, so a busy database fails at BEGIN
-    (after the busy timeout) instead of half-way through.
+    (after the busy timeout) instead of half-way through. An `sqlite3.Error` anywhere
+    (BEGIN, a statement in the body, COMMIT) rolls back and becomes a `StoreError`.
     """
     conn = db.conn
     try:
@@ -80,14 +104,32 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise sqlite_error(e, _db_path(db)) from e
     try:
         yield db
+    except sqlite3.Error as e:  # a full disk or a lock can strike any statement in the body
+        _rollback(conn)
+        raise sqlite_error(e, _db_path(db)) from e
     except BaseException:
-        conn.rollback()
+        _rollback(conn)
         raise
     try:
         conn.commit()
     except sqlite3.Error as e:
-        conn.rollback()
+        _rollback(conn)
         raise sqlite_error(e, _db_path(db)) from e
+
+
+@contextmanager
+def store_errors(db: sqlite_utils.Database) -> Iterator[None]:
+    """Turn any `sqlite3.Error` raised inside into the typed `StoreError` (reads, too)."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise sqlite_error(e, _db_path(db)) from e
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back, tolerating a connection whose transaction SQLite already ended."""
+    with suppress(sqlite3.Error):
+        conn.rollback()
 
 
 def _db_path(db: sqlite_utils.Database) -> str:
