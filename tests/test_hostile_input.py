@@ -35,6 +35,7 @@ from support.agent_checks import (
 from support.agent_world import World, drop, make_world
 from support.broker import Mosquitto
 from support.hostile_files import Expectation, write_corpus
+from support.privileged import unavailable
 from support.subscriber import Subscriber
 
 pytestmark = pytest.mark.slow
@@ -144,7 +145,7 @@ def test_a_chip_written_slowly_over_ten_seconds_counts_once_complete(
 def nobody_world(tmp_path: Path) -> Iterator[World]:
     """A world owned by the unprivileged user 'nobody' (root ignores file modes)."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run the agent as 'nobody'")
+        unavailable("needs root and setpriv to run the agent as 'nobody'")
     base = Path(tempfile.mkdtemp(prefix="bearid-nobody-"))
     try:
         base.chmod(0o755)

@@ -31,10 +31,10 @@ from support.agent_checks import (
 )
 from support.agent_world import World, make_world
 from support.broker import Mosquitto
+from support.privileged import small_inotify_queue
 from support.subscriber import Message, Subscriber
 
 pytestmark = pytest.mark.slow
-QUEUE_LIMIT = Path("/proc/sys/fs/inotify/max_queued_events")
 #: Peak RSS ceiling for the agent with the small test model (MB): bounded, not growing per chip.
 RSS_LIMIT_MB = 400
 
@@ -104,28 +104,12 @@ def test_two_thousand_chips_appear_at_once(
 
 @pytest.fixture
 def tiny_inotify_queue() -> Iterator[Callable[[], None]]:
-    """Lower fs.inotify.max_queued_events for the inotify instances created meanwhile.
-
-    The limit is copied into each instance when it is created, so the fixture gives a
-    `restore()` to call right after the agent's observer has started: other programs
-    on the machine only see the small limit for that moment.
-    """
-    try:
-        original = QUEUE_LIMIT.read_text().strip()
-        QUEUE_LIMIT.write_text("32\n")
-    except OSError as e:
-        pytest.skip(f"cannot lower {QUEUE_LIMIT} here ({e}); the rescan test covers the rest")
-
-    def restore() -> None:
-        QUEUE_LIMIT.write_text(original + "\n")
-
-    try:
+    """fs.inotify.max_queued_events at 32 for the agent's observer (root; fails in CI without)."""
+    with small_inotify_queue(32) as restore:
         yield restore
-    finally:
-        restore()
 
 
-def test_a_burst_that_overflows_the_inotify_queue_is_caught_by_the_rescan(
+def test_a_burst_that_overflows_the_inotify_queue_is_caught_by_the_immediate_rescan(
     world: World,
     broker: Mosquitto,
     subscribe: Callable[..., Subscriber],
@@ -138,7 +122,8 @@ def test_a_burst_that_overflows_the_inotify_queue_is_caught_by_the_rescan(
     settings = agent_settings(
         world,
         mqtt=mqtt,
-        watch={"stable_after_s": 0.3, "rescan_interval_s": 2.0},
+        # No periodic rescan to hide behind: the overflow itself must trigger one.
+        watch={"stable_after_s": 0.3, "rescan_interval_s": 600.0},
         encounter={"end_after_s": 3.0},
     )
     log = tmp_path / "agent.log"

@@ -35,8 +35,9 @@ class WatchConfig(BaseModel):
     rescan_interval_s: float = Field(
         default=600.0,
         ge=0,
-        description="Full rescan of the roots every so often (0 = never), to catch events the "
-        "kernel dropped (inotify queue overflow); already processed files cost a lookup.",
+        description="Full rescan of the roots every so often (0 = never), a safety net for "
+        "events lost without notice (an inotify queue overflow triggers a rescan at once); "
+        "already processed files cost a lookup.",
     )
     extensions: list[str] = Field(
         default=[".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"],
