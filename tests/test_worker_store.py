@@ -68,9 +68,9 @@ def test_errors_are_classified_by_their_sqlite_code(tmp_path: Path) -> None:
     locker.execute("ROLLBACK")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database at all, just text " * 100)
-    with pytest.raises(sqlite3.DatabaseError) as raw:
+    with pytest.raises(sqlite3.DatabaseError) as junk_error:
         sqlite3.connect(junk).execute("SELECT * FROM sqlite_master")
-    typed = sqlite_error(raw.value, junk)
+    typed = sqlite_error(junk_error.value, junk)
     assert type(typed) is StoreError and str(typed).startswith(
         f"{junk} is not a readable SQLite database"
     )
