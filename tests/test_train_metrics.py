@@ -33,7 +33,7 @@ def _naive_accuracy(
     ks: tuple[int, ...],
     exclude: NDArray[np.bool_] | None = None,
 ) -> dict[int, float]:
-    """DESIGN.md read literally: rank distinct individuals by their best similarity."""
+    """docs/design.md read literally: rank distinct individuals by their best similarity."""
     hits = dict.fromkeys(ks, 0)
     for i in range(len(q)):
         best: dict[str, float] = {}

@@ -1,4 +1,4 @@
-"""The model card of an export, filled from the checkpoint (see DESIGN.md, "Model card")."""
+"""The model card of an export, filled from the checkpoint (see docs/design.md, "Model card")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The model card: the contract between `bear-export` and the agent (see DESIGN.md)."""
+"""The model card: the contract between `bear-export` and the agent (see docs/design.md)."""
 
 from bearagent.modelcard.errors import (
     ModelCardError,

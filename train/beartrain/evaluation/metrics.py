@@ -1,4 +1,4 @@
-"""accuracy@k as defined in DESIGN.md, vectorised in numpy.
+"""accuracy@k as defined in docs/design.md, vectorised in numpy.
 
 A query's true individual is ranked among the gallery's *distinct individuals*,
 each scored by its best cosine similarity to the query; accuracy@k is the share

@@ -1,7 +1,7 @@
 """Open-set queries of a subset: each query's ranked individuals, as the agent would see them.
 
 A query (a chip, or an encounter's normalised mean embedding) is matched against a
-gallery; its distinct individuals are ranked by their best similarity (DESIGN.md,
+gallery; its distinct individuals are ranked by their best similarity (docs/design.md,
 accuracy@k) and the top `bearagent.decisions.NEIGHBOURS` of them make its
 ``ranked`` row, the input of `bearagent.decisions.open_set_score`.
 
