@@ -260,6 +260,22 @@ def test_report_writes_three_plots_and_a_summary(filled: Engine, tmp_path: Path)
     assert "| Otis | 4 | 2026-06-01 | 2026-06-05 |" in summary
 
 
+def test_chips_dated_by_mtime_flag_their_deployment(station_db: str, tmp_path: Path) -> None:
+    engine = fresh_engine(station_db)
+    box = FakeBox("den-01")
+    ingest(engine, box.encounter("cam01", at(1, 6), individual="bear-0001", time_source="mtime"))
+    ingest(engine, box.encounter("cam02", at(1, 6), individual="bear-0001"))
+    locate(engine, "den-01/kuhmo/cam01", Place(64.1, 29.5))
+    locate(engine, "den-01/kuhmo/cam02", Place(64.2, 29.5))
+    export_camtrap_dp(engine, tmp_path / "p", ExportConfig())
+    issues = {
+        r["deploymentID"]: r["timestampIssues"] for r in read_csv(tmp_path / "p/deployments.csv")
+    }
+    assert issues == {"den-01/kuhmo/cam01": "true", "den-01/kuhmo/cam02": "false"}
+    comments = {r["mediaComments"] for r in read_csv(tmp_path / "p/media.csv")}
+    assert comments == {"capture time from the file's mtime", ""}
+
+
 def test_media_paths_are_valid_camtrap_paths() -> None:
     assert media_path("den-01", "site/cam 1/a..b.jpg") == "den-01/site/cam%201/a%2E%2Eb.jpg"
 

@@ -206,7 +206,7 @@ class IntakeConfig(_Section):
     reconnect_min_s: float = Field(default=1.0, gt=0, description="First reconnect wait.")
     reconnect_max_s: float = Field(default=60.0, gt=0, description="Longest reconnect wait.")
     receive_maximum: int = Field(
-        default=200,
+        default=1000,
         ge=1,
         le=65535,
         description="Most unacknowledged events a broker may send at once (they are acked "

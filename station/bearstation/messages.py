@@ -14,8 +14,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError, best_match
 
 from bearagent.mqtt.payloads import SCHEMA_VERSION, STATUS_OFFLINE, STATUS_ONLINE, load_schema
 
@@ -64,11 +65,21 @@ class Rejected:
 Parsed = Status | Event | Rejected
 
 
+def _event_schema(event: str) -> dict[str, Any]:
+    schema = {k: v for k, v in load_schema().items() if k != "oneOf"}
+    return {**schema, "$ref": f"#/$defs/{event}"}
+
+
 @cache
 def _validator(event: str) -> Draft202012Validator:
     """The schema of one kind of event (errors then name the field, not 'oneOf')."""
-    schema = {k: v for k, v in load_schema().items() if k != "oneOf"}
-    return Draft202012Validator({**schema, "$ref": f"#/$defs/{event}"})
+    return Draft202012Validator(_event_schema(event))
+
+
+@cache
+def _fast_validator(event: str) -> jsonschema_rs.Draft202012Validator:
+    """The same schema compiled by jsonschema-rs: ~100x faster, for the common valid case."""
+    return jsonschema_rs.Draft202012Validator(_event_schema(event))
 
 
 def split_topic(topic: str, prefix: str) -> tuple[str, str] | None:
@@ -120,7 +131,8 @@ def _parse_event(text: str, agent_id: str, channel: str) -> Parsed:
     event = body.get("event")
     if event not in CHANNELS[1:]:
         return Rejected(f"event {str(event)[:40]!r} is not one of {', '.join(CHANNELS[1:])}")
-    errors = list(_validator(str(event)).iter_errors(body))
+    # jsonschema-rs says yes fast; a 'no' is explained (and confirmed) by jsonschema.
+    errors = [] if _fast_validator(str(event)).is_valid(body) else _errors(str(event), body)
     # A field that fails also counts as 'unevaluated': report the failure itself.
     error = best_match([e for e in errors if e.validator != "unevaluatedProperties"] or errors)
     if error is not None:
@@ -131,6 +143,10 @@ def _parse_event(text: str, agent_id: str, channel: str) -> Parsed:
     if body["agent_id"] != agent_id:
         return Rejected(f"payload of agent {body['agent_id']!r} on the topic of {agent_id!r}")
     return Event(agent_id, channel, _without_nul(body), text)  # type: ignore[arg-type]
+
+
+def _errors(event: str, body: dict[str, Any]) -> list[ValidationError]:
+    return list(_validator(event).iter_errors(body))
 
 
 def _without_nul(value: Any) -> Any:

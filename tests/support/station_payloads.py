@@ -72,6 +72,7 @@ class FakeBox:
         chips: int = 3,
         step_s: float = 4.0,
         end: bool = True,
+        time_source: Literal["sidecar", "exif", "filename", "mtime"] = "exif",
     ) -> list[Message]:
         """The events of one encounter: new (+ the unknown alert) and, with `end`, end.
 
@@ -88,7 +89,7 @@ class FakeBox:
             ChipRef(
                 file=f"{self.site}/{camera}/{camera}_{t:%Y%m%d-%H%M%S}_{self._encounters:05d}{i}.jpg",
                 captured_at=t,
-                time_source="exif",
+                time_source=time_source,
             )
             for i, t in enumerate(times)
         )

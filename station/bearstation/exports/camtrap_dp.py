@@ -22,7 +22,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +39,7 @@ from bearstation.exports.records import (
     all_deployments,
     counted_chips,
     counted_encounters,
+    mtime_dated_deployments,
 )
 from bearstation.exports.schemas import field_names, schema_url
 
@@ -64,7 +66,7 @@ def export_camtrap_dp(
         _check_coordinates(deployments)
         if not deployments:
             raise ExportError("the station has no events yet: nothing to export")
-        mtime_dated = {c.deployment_id for c in counted_chips(conn) if c.time_source == "mtime"}
+        mtime_dated = mtime_dated_deployments(conn)
         _prepare(directory)
         n_media = _write_csv(directory, "media", (_media_row(c) for c in counted_chips(conn)))
         n_obs = _write_csv(
@@ -150,8 +152,13 @@ def media_path(agent_id: str, file: str) -> str:
     return quote(f"{agent_id}/{file}", safe="/").replace("..", "%2E%2E")
 
 
+@cache
+def _mediatype(suffix: str) -> str:
+    return mimetypes.guess_type(f"x{suffix}")[0] or "image/jpeg"
+
+
 def _media_row(chip: ChipRecord) -> dict[str, Any]:
-    name = PurePosixPath(chip.file).name
+    name = chip.file.rpartition("/")[2]
     return {
         "mediaID": media_id(chip.agent_id, chip.file),
         "deploymentID": chip.deployment_id,
@@ -160,7 +167,7 @@ def _media_row(chip: ChipRecord) -> dict[str, Any]:
         "filePath": media_path(chip.agent_id, chip.file),
         "filePublic": "false",
         "fileName": name,
-        "fileMediatype": mimetypes.guess_type(name)[0] or "image/jpeg",
+        "fileMediatype": _mediatype(name[name.rfind(".") :] if "." in name else ""),
         "mediaComments": "capture time from the file's mtime"
         if chip.time_source == "mtime"
         else "",

@@ -172,3 +172,15 @@ def counted_chips(conn: Connection) -> Iterator[ChipRecord]:
             local(r.captured_at, r.captured_offset_min),
             r.time_source,
         )
+
+
+def mtime_dated_deployments(conn: Connection) -> set[str]:
+    """Deployments with a chip dated by its file's mtime (Camtrap DP's timestampIssues)."""
+    query = (
+        select(cameras.c.agent_id, cameras.c.site, cameras.c.camera)
+        .distinct()
+        .join(encounters, encounters.c.camera_id == cameras.c.id)
+        .join(sightings, sightings.c.encounter_ref == encounters.c.id)
+        .where(sightings.c.time_source == "mtime")
+    )
+    return {deployment_id(*r) for r in conn.execute(query)}

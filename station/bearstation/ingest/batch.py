@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from bearstation.database import first_line
 from bearstation.errors import StationError
+from bearstation.ingest.batchcache import BatchCache
 from bearstation.ingest.fields import PayloadProblem
-from bearstation.ingest.store import Result, store_message, store_quarantine
-from bearstation.messages import Incoming, parse
+from bearstation.ingest.store import Result, event_row, store_message, store_quarantine
+from bearstation.messages import Event, Incoming, Parsed, parse
 
 log = logging.getLogger(__name__)
 _UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
@@ -37,7 +39,14 @@ def write_batch(engine: Engine, messages: Sequence[Incoming], prefix: str) -> li
     parsed = [parse(m, prefix) for m in messages]
     try:
         with engine.begin() as conn:
-            return [store_message(conn, p, m) for p, m in zip(parsed, messages, strict=True)]
+            cache = BatchCache(conn)
+            cache.insert_events(_event_rows(parsed, messages))
+            cache.prefetch_encounters(_encounter_keys(parsed))
+            stored = [
+                store_message(conn, p, m, cache) for p, m in zip(parsed, messages, strict=True)
+            ]
+            cache.flush()
+            return stored
     except _UNAVAILABLE as e:
         raise StorageUnavailable(f"database unavailable: {first_line(e)}") from e
     except _MESSAGE_FAULTS as e:
@@ -46,7 +55,9 @@ def write_batch(engine: Engine, messages: Sequence[Incoming], prefix: str) -> li
     for p, m in zip(parsed, messages, strict=True):
         try:
             with engine.begin() as conn:
-                results.append(store_message(conn, p, m))
+                cache = BatchCache(conn)
+                results.append(store_message(conn, p, m, cache))
+                cache.flush()
         except _UNAVAILABLE as e:
             raise StorageUnavailable(f"database unavailable: {first_line(e)}") from e
         except _MESSAGE_FAULTS as e:
@@ -59,3 +70,19 @@ def write_batch(engine: Engine, messages: Sequence[Incoming], prefix: str) -> li
                 raise StorageUnavailable(f"database unavailable: {first_line(e2)}") from e2
             results.append("quarantined")
     return results
+
+
+def _event_rows(parsed: Sequence[Parsed], messages: Sequence[Incoming]) -> list[dict[str, Any]]:
+    return [
+        event_row(p, m)
+        for p, m in zip(parsed, messages, strict=True)
+        if isinstance(p, Event) and p.channel != "stats"
+    ]
+
+
+def _encounter_keys(parsed: Sequence[Parsed]) -> list[tuple[str, str]]:
+    return [
+        (p.agent_id, p.body["encounter_id"])
+        for p in parsed
+        if isinstance(p, Event) and p.channel in ("sighting", "unknown")
+    ]

@@ -11,35 +11,38 @@ person's decision (a correction) is final: later machine events keep it.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Executable, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bearstation.ingest.batchcache import BatchCache
 from bearstation.ingest.fields import offset_minutes, parse_time
-from bearstation.ingest.registry import camera_id, individual_ref, touch_box
-from bearstation.ingest.sql import earliest, insert_ignore, latest
+from bearstation.ingest.sql import earliest, insert_ignore, latest, update_row
 from bearstation.messages import Event
 from bearstation.tables import encounters, sightings, unknown_alerts
 
 #: An event's place in its encounter; the `unknown` alert comes with its first decision.
 RANKS = {"new": 0, "update": 1, "end": 2, "merged": 2}
 _STATES = {"end": "ended", "merged": "merged"}
+_INSERT = insert(encounters).returning(encounters.c.id)
 
 
-def store_encounter_event(conn: Connection, event: Event, received_at: datetime) -> int:
+def store_encounter_event(
+    conn: Connection, event: Event, received_at: datetime, cache: BatchCache
+) -> int:
     """Apply a sighting or unknown event; returns the encounter's row id."""
     body, agent = event.body, event.agent_id
     started = parse_time(body["started_at"], "started_at")
     last = parse_time(body["last_captured_at"], "last_captured_at")
     processed = parse_time(body["processed_at"], "processed_at")
-    touch_box(conn, agent, received_at)
-    camera = camera_id(conn, agent, body["site"], body["camera"], started, last)
+    cache.box(agent, received_at)
+    camera = cache.camera(agent, body["site"], body["camera"], started, last)
     decision = body["decision"]
     individual = None
     if decision["individual_id"] is not None:
-        individual = individual_ref(
-            conn,
+        individual = cache.individual(
             agent,
             decision["individual_id"],
             name=decision["name"],
@@ -58,7 +61,7 @@ def store_encounter_event(conn: Connection, event: Event, received_at: datetime)
         "individual_ref": individual,
         "event_rank": RANKS[kind],
     }
-    encounter = _merge_into_row(conn, agent, body["encounter_id"], values)
+    encounter = _merge_into_row(conn, agent, body["encounter_id"], values, cache)
     _store_chips(conn, agent, encounter, body)
     if event.channel == "unknown":
         insert_ignore(
@@ -93,40 +96,44 @@ def _decision_values(body: dict[str, Any], processed: datetime) -> dict[str, Any
     }
 
 
-def _merge_into_row(conn: Connection, agent: str, encounter_id: str, values: dict[str, Any]) -> int:
-    row = conn.execute(
-        select(encounters).where(
-            encounters.c.agent_id == agent, encounters.c.encounter_id == encounter_id
-        )
-    ).one_or_none()
+def _merge_into_row(
+    conn: Connection, agent: str, encounter_id: str, values: dict[str, Any], cache: BatchCache
+) -> int:
+    row = cache.encounter(agent, encounter_id)
     if row is None:
         keys = {"agent_id": agent, "encounter_id": encounter_id, "decided_by": "machine"}
-        result = conn.execute(insert(encounters).values(**keys, **values))
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+        inserted = {**keys, **values}
+        inserted["id"] = int(conn.execute(_INSERT, inserted).scalar_one())
+        cache.remember_encounter(agent, encounter_id, inserted)
+        return int(inserted["id"])
     span = {
-        "started_at": earliest(row.started_at, values["started_at"]),
-        "last_captured_at": latest(row.last_captured_at, values["last_captured_at"]),
+        "started_at": earliest(row["started_at"], values["started_at"]),
+        "last_captured_at": latest(row["last_captured_at"], values["last_captured_at"]),
     }
-    newer = (values["event_rank"], values["processed_at"]) >= (row.event_rank, row.processed_at)
+    newer = (values["event_rank"], values["processed_at"]) >= (
+        row["event_rank"],
+        row["processed_at"],
+    )
     if newer:
         changes = {**values, **span}
         if values["event_rank"] < RANKS["end"]:  # never shrink a count an older event gave
-            changes["chip_count"] = max(row.chip_count, values["chip_count"])
-        if row.state != "open" and values["state"] == "open":
-            changes["state"] = row.state
-        if row.decided_by == "human":  # a person's decision stands
+            changes["chip_count"] = max(row["chip_count"], values["chip_count"])
+        if row["state"] != "open" and values["state"] == "open":
+            changes["state"] = row["state"]
+        if row["decided_by"] == "human":  # a person's decision stands
             changes.pop("status")
             changes.pop("individual_ref")
-    elif row.state == "open":
-        changes = {**span, "chip_count": max(row.chip_count, values["chip_count"])}
+    elif row["state"] == "open":
+        changes = {**span, "chip_count": max(row["chip_count"], values["chip_count"])}
     else:
         changes = span
     keep_offset = span["started_at"] != values["started_at"]
     changes["started_offset_min"] = (
-        row.started_offset_min if keep_offset else values["started_offset_min"]
+        row["started_offset_min"] if keep_offset else values["started_offset_min"]
     )
-    conn.execute(update(encounters).where(encounters.c.id == row.id).values(**changes))
-    return int(row.id)
+    update_row(conn, encounters, row["id"], changes)
+    cache.remember_encounter(agent, encounter_id, {**row, **changes})
+    return int(row["id"])
 
 
 def _store_chips(conn: Connection, agent: str, encounter: int, body: dict[str, Any]) -> None:
@@ -139,18 +146,22 @@ def _store_chips(conn: Connection, agent: str, encounter: int, body: dict[str, A
         insert_ignore(conn, sightings, rows[0])
         return
     unique = list({r["file"]: r for r in rows}.values())
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(sightings).values(unique)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["agent_id", "file"],
-            set_={
-                "encounter_ref": statement.excluded.encounter_ref,
-                "captured_at": statement.excluded.captured_at,
-                "captured_offset_min": statement.excluded.captured_offset_min,
-                "time_source": statement.excluded.time_source,
-            },
-        )
+    conn.execute(_chips_upsert(conn.dialect.name), unique)
+
+
+@cache
+def _chips_upsert(dialect_name: str) -> Executable:
+    """INSERT chips; a chip already stored moves to this encounter (a merge's survivor)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(sightings)
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=["agent_id", "file"],
+        set_={
+            "encounter_ref": statement.excluded.encounter_ref,
+            "captured_at": statement.excluded.captured_at,
+            "captured_offset_min": statement.excluded.captured_offset_min,
+            "time_source": statement.excluded.time_source,
+        },
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Executable, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -16,11 +17,31 @@ def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any]) -> 
     ``ON CONFLICT DO NOTHING`` is safe against a second writer on the same
     database (another station process): neither fails, one row stays.
     """
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = _insert_ignore(conn.dialect.name, table)
+    return conn.execute(statement, dict(values)).first() is not None
+
+
+@cache
+def _insert_ignore(dialect_name: str, table: Table) -> Executable:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     key = next(iter(table.primary_key.columns))
     # RETURNING, not rowcount: psycopg reports -1 for these statements.
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return conn.execute(statement).first() is not None
+    return dialect.insert(table).on_conflict_do_nothing().returning(key)  # type: ignore[no-any-return]
+
+
+def update_row(conn: Connection, table: Table, row_id: int, values: Mapping[str, Any]) -> None:
+    """UPDATE one row by ``id`` (statements built once per set of columns)."""
+    params = {f"v_{k}": v for k, v in values.items()}
+    conn.execute(_update_row(table, frozenset(values)), {**params, "_row_id": row_id})
+
+
+@cache
+def _update_row(table: Table, columns: frozenset[str]) -> Executable:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("_row_id"))
+        .values({c: bindparam(f"v_{c}") for c in sorted(columns)})
+    )
 
 
 def upsert(
