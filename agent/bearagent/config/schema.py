@@ -9,6 +9,7 @@ from bearagent.config.agent import AgentSection, PipelineConfig
 from bearagent.decisions.config import DecisionConfig
 from bearagent.encounters.config import EncounterConfig
 from bearagent.mqtt.config import MqttConfig
+from bearagent.review.config import ReviewConfig
 from bearagent.runtime.config import RuntimeConfig
 from bearagent.watch.config import WatchConfig
 
@@ -26,3 +27,4 @@ class AgentConfig(BaseModel):
     encounter: EncounterConfig = Field(default_factory=EncounterConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from bearagent.chips import CaptureTime, ChipRejected, decode_chip, preprocess
+from bearagent.gallery.thumbnails import make_thumbnail
 from bearagent.runtime.base import Embedder
 
 #: Chips preprocessed and held in memory at once (bounds memory on large folders).
@@ -23,6 +24,7 @@ class EmbeddedFiles:
     embeddings: list[np.ndarray] = field(default_factory=list)
     rejected: dict[Path, str] = field(default_factory=dict)
     captured: list[CaptureTime | None] = field(default_factory=list)  # per path, with `date`
+    thumbs: list[tuple[bytes, int, int]] = field(default_factory=list)  # per path, if asked
 
     def matrix(self) -> np.ndarray:
         """The embeddings as one (N, E) float32 matrix, in the order of `paths`."""
@@ -34,10 +36,15 @@ Dater = Callable[[Path, bytes], CaptureTime]
 
 
 def embed_files(
-    paths: Sequence[Path], embedder: Embedder, date: Dater | None = None
+    paths: Sequence[Path],
+    embedder: Embedder,
+    date: Dater | None = None,
+    *,
+    thumbnails: bool = False,
 ) -> EmbeddedFiles:
-    """Embed `paths` (and date them with `date`, when given); a missing or unreadable
-    file is recorded with its reason, not raised."""
+    """Embed `paths` (and date them with `date`, when given; make each one's thumbnail
+    with `thumbnails`); a missing or unreadable file is recorded with its reason, not
+    raised."""
     result = EmbeddedFiles()
     for start in range(0, len(paths), CHUNK):
         kept: list[Path] = []
@@ -58,6 +65,8 @@ def embed_files(
             kept.append(path)
             inputs.append(preprocess(image, embedder.card.input))
             result.captured.append(date(path, data) if date is not None else None)
+            if thumbnails:
+                result.thumbs.append(make_thumbnail(image))
         if kept:
             embeddings = embedder.embed(np.stack(inputs))
             result.paths.extend(kept)

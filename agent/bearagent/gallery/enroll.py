@@ -13,7 +13,9 @@ from bearagent.gallery.embedfiles import embed_files
 from bearagent.gallery.errors import GalleryError, InvalidName
 from bearagent.gallery.individuals import create_known, find_by_name, validate_name
 from bearagent.gallery.reference_encounters import group_encounters
+from bearagent.gallery.reference_thumbnails import last_reference_id, store_new_thumbnails
 from bearagent.gallery.references import add_references, check_gallery_model
+from bearagent.gallery.thumbnails import ensure_schema as ensure_thumbnails
 from bearagent.gallery.writes import writing
 from bearagent.runtime.base import Embedder
 
@@ -69,6 +71,7 @@ def enroll_folder(
     card = embedder.card
     sha = card.model.sha256 or ""
     check_gallery_model(db, sha, card.model.name)
+    ensure_thumbnails(db)
     report = EnrollReport()
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
@@ -86,7 +89,9 @@ def enroll_folder(
             continue
         images = [p.resolve() for p in _images(folder)]
         report.already_enrolled += [p for p in images if str(p) in known]
-        embedded = embed_files([p for p in images if str(p) not in known], embedder, date)
+        embedded = embed_files(
+            [p for p in images if str(p) not in known], embedder, date, thumbnails=True
+        )
         report.rejected.update(embedded.rejected)
         if not embedded.paths:
             continue
@@ -97,6 +102,7 @@ def enroll_folder(
                 report.created[name] = individual_id
             sources = [str(p) for p in embedded.paths]
             matrix = embedded.matrix()
+            first = last_reference_id(db)
             report.added[name] = add_references(
                 db,
                 individual_id,
@@ -106,5 +112,6 @@ def enroll_folder(
                 captured_at=[t.when.isoformat() if t else None for t in embedded.captured],
                 encounters=group_encounters(embedded.captured, matrix),
             )
+            store_new_thumbnails(db, individual_id, first, embedded.thumbs)
         known.update(sources)
     return report

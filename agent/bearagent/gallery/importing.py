@@ -10,9 +10,16 @@ import sqlite_utils
 
 from bearagent.gallery.errors import GalleryModelMismatch
 from bearagent.gallery.individuals import KNOWN_PREFIX, PROVISIONAL_PREFIX, find_by_name
-from bearagent.gallery.portable import PortableIndividual, decode_embedding, read_portable
+from bearagent.gallery.portable import (
+    PortableIndividual,
+    decode_embedding,
+    decode_thumbnail,
+    read_portable,
+)
+from bearagent.gallery.reference_thumbnails import last_reference_id, store_new_thumbnails
 from bearagent.gallery.references import add_references, gallery_models
 from bearagent.gallery.schema import db_path
+from bearagent.gallery.thumbnails import ensure_schema as ensure_thumbnails
 from bearagent.gallery.writes import next_id, reserve_id, writing
 
 
@@ -37,6 +44,7 @@ def import_gallery(db: sqlite_utils.Database, path: Path) -> ImportReport:
     """
     portable = read_portable(path)
     report = ImportReport()
+    ensure_thumbnails(db)
     with writing(db):
         theirs = portable.model_sha256
         ours = gallery_models(db)
@@ -114,5 +122,7 @@ def _add(
     if not new or size is None or model_sha256 is None:
         return 0, len(ind.references) - len(new)
     matrix = np.stack([decode_embedding(r, size, source) for r in new])
+    first = last_reference_id(db)
     add_references(db, target, matrix, model_sha256, [r.source for r in new])
+    store_new_thumbnails(db, target, first, [decode_thumbnail(r) for r in new])
     return len(new), len(ind.references) - len(new)

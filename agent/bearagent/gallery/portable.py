@@ -2,17 +2,19 @@
 
 The file is JSON (gzip-compressed when its name ends in ``.gz``)::
 
-    {"format": "bearid-gallery", "format_version": 1,
+    {"format": "bearid-gallery", "format_version": 2,
      "exported_at": "2026-11-27T12:00:00+00:00",
      "model_sha256": "<sha256 of the ONNX model the embeddings came from, or null>",
      "embedding_size": 128,
      "individuals": [
        {"id": "bear-0001", "name": "Otis", "kind": "known", "created": "...", "notes": "",
         "references": [{"source": "/data/otis/1.jpg", "created": "...",
-                        "embedding": "<base64 of embedding_size float32 little-endian>"}]}]}
+                        "embedding": "<base64 of embedding_size float32 little-endian>",
+                        "thumbnail": "<base64 of a small JPEG, or null>"}]}]}
 
 Sightings are not exported: they are the box's history, not what it recognises.
-A reader refuses an unknown ``format_version``.
+Version 2 added each reference's ``thumbnail`` (so the pictures travel with the
+gallery); version 1 files still import. A reader refuses an unknown ``format_version``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 import sqlite_utils
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,7 +38,7 @@ from bearagent.gallery.references import gallery_models
 from bearagent.gallery.writes import now_iso, reading
 
 FORMAT = "bearid-gallery"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class _Strict(BaseModel):
@@ -48,6 +51,7 @@ class PortableReference(_Strict):
     source: str
     created: str
     embedding: str = Field(description="base64 of float32 little-endian values")
+    thumbnail: str | None = Field(default=None, description="base64 of a small JPEG")
 
 
 class PortableIndividual(_Strict):
@@ -65,7 +69,7 @@ class PortableGallery(_Strict):
     """The whole export file."""
 
     format: Literal["bearid-gallery"]
-    format_version: Literal[1]
+    format_version: Literal[1, 2]
     exported_at: str
     model_sha256: str | None = Field(pattern=r"^[0-9a-f]{64}$")
     embedding_size: int | None = Field(ge=1)
@@ -89,16 +93,23 @@ def to_portable(db: sqlite_utils.Database) -> PortableGallery:
     """The gallery as a `PortableGallery`."""
     with reading(db):
         models = gallery_models(db)
+        thumbs = "thumbnails" in db.table_names()  # galleries from before thumbnails have none
         individuals = []
         size: int | None = None
         for ind in list_individuals(db):
+            jpeg = "t.jpeg" if thumbs else "NULL"
+            join = " LEFT JOIN thumbnails t ON t.kind = 'reference' AND t.owner_id = r.id"
             rows = db.execute(
-                "SELECT source, created, embedding, dim FROM reference_embeddings"
-                " WHERE individual_id = ? ORDER BY id",
+                f"SELECT r.source, r.created, r.embedding, r.dim, {jpeg} FROM"
+                f" reference_embeddings r{join if thumbs else ''} WHERE r.individual_id = ?"
+                " ORDER BY r.id",
                 [ind.id],
             ).fetchall()
             refs = [
-                PortableReference(source=r[0], created=r[1], embedding=_b64(r[2])) for r in rows
+                PortableReference(
+                    source=r[0], created=r[1], embedding=_b64(r[2]), thumbnail=_jpeg64(r[4])
+                )
+                for r in rows
             ]
             size = int(rows[0][3]) if rows else size
             individuals.append(
@@ -119,6 +130,24 @@ def to_portable(db: sqlite_utils.Database) -> PortableGallery:
         embedding_size=size,
         individuals=individuals,
     )
+
+
+def _jpeg64(jpeg: bytes | None) -> str | None:
+    return None if jpeg is None else base64.b64encode(jpeg).decode("ascii")
+
+
+def decode_thumbnail(ref: PortableReference) -> tuple[bytes, int, int] | None:
+    """A reference's thumbnail from an export file (None when absent or unreadable)."""
+    if ref.thumbnail is None:
+        return None
+    try:
+        jpeg = base64.b64decode(ref.thumbnail, validate=True)
+    except binascii.Error:
+        return None
+    image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    return jpeg, int(image.shape[1]), int(image.shape[0])
 
 
 def _b64(blob: bytes) -> str:

@@ -10,7 +10,9 @@ import sqlite_utils
 from bearagent.gallery.codec import to_blob
 from bearagent.gallery.embedfiles import embed_files
 from bearagent.gallery.errors import MissingReferenceImages
+from bearagent.gallery.reference_thumbnails import store as store_thumbnail
 from bearagent.gallery.schema import bump_generation
+from bearagent.gallery.thumbnails import ensure_schema as ensure_thumbnails
 from bearagent.gallery.writes import writing
 from bearagent.runtime.base import Embedder
 
@@ -43,7 +45,7 @@ def reembed(
     stale = [(int(r[0]), str(r[1])) for r in rows if r[2] != sha]
     report = ReembedReport(up_to_date=len(rows) - len(stale))
     sources = sorted({Path(s) for _, s in stale})
-    embedded = embed_files(sources, embedder)
+    embedded = embed_files(sources, embedder, thumbnails=True)
     if embedded.rejected and not drop_missing:
         shown = "; ".join(list(embedded.rejected.values())[:_SHOWN])
         more = len(embedded.rejected) - _SHOWN
@@ -53,6 +55,8 @@ def reembed(
             + ". Restore them, or run again with --drop-missing to remove those references"
         )
     by_source = dict(zip(embedded.paths, embedded.embeddings, strict=True))
+    thumbs = dict(zip(embedded.paths, embedded.thumbs, strict=True))
+    ensure_thumbnails(db)
     with writing(db):
         for ref_id, source in stale:
             vector = by_source.get(Path(source))
@@ -65,6 +69,7 @@ def reembed(
                 " WHERE id = ?",
                 [to_blob(vector), int(vector.shape[0]), sha, ref_id],
             )
+            store_thumbnail(db, ref_id, thumbs[Path(source)])
             report.reembedded += 1
         bump_generation(db)
     return report
