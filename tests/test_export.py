@@ -262,3 +262,21 @@ def test_export_into_an_old_export_replaces_it_whole(
     assert load_model_card(out / MODEL_FILES["fp32"]) == result.card
     assert result.card.model.name == "second"
     assert len(read_reference(out / REFERENCE_FILE).names) == 4
+
+
+def test_flip_tta_is_baked_into_the_graph(run_dir: Path, chips_dir: Path, tmp_path: Path) -> None:
+    """The ONNX embeds a chip and its mirror in one call: the normalised mean of the two."""
+    options = ExportOptions(chips=chips_dir, parity_chips=4, flip_tta=True)
+    result = export_checkpoint(run_dir, tmp_path, options)
+    assert result.card.model.name == "bearid-resnet10t-flip"
+    assert result.parity["fp32"].passed
+    plain = load_checkpoint(run_dir).build_model()
+    chips = chip_batch(chips_dir, result.card.input, 3, seed=0).inputs
+    with torch.no_grad():
+        x = torch.from_numpy(chips)
+        both = plain(x) + plain(torch.flip(x, dims=(3,)))
+        expected = torch.nn.functional.normalize(both, dim=1).numpy()
+    sess = onnxrun.session(tmp_path / MODEL_FILES["fp32"])
+    out = onnxrun.run(sess, chips, result.card.input.name, result.card.embedding.name)
+    np.testing.assert_allclose(out, expected, atol=1e-4)
+    assert not np.allclose(out, plain(torch.from_numpy(chips)).detach().numpy(), atol=1e-3)

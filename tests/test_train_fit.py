@@ -383,3 +383,19 @@ def test_a_format_1_checkpoint_still_loads_as_a_rule_without_review_band(
     torch.save(raw, tmp_path / "future.pt")
     with pytest.raises(CheckpointError, match="has checkpoint format 7, this bearid reads 1, 2"):
         load_checkpoint(tmp_path / "future.pt")
+
+
+def test_a_fine_tuning_that_only_hurts_ends_with_its_starting_point(
+    split_dir: Path, tmp_path: Path
+) -> None:
+    """Epoch 0 (the LDA start) competes for best.pt: a wrecking learning rate cannot win."""
+    cfg = build_config(
+        tree(split_dir, **{"model.head_init": "lda", "train.epochs": 1, "optimizer.lr": 5.0,
+                           "optimizer.backbone_lr_ratio": 1, "schedule.warmup_epochs": 0})
+    )  # fmt: skip
+    result = fit(cfg, tmp_path / "run")
+    start, trained = result.history[0]["val_chip_acc1"], result.history[1]["val_chip_acc1"]
+    assert trained < start, (start, trained)
+    assert result.best_epoch == 0
+    assert load_checkpoint(result.best).epoch == 0
+    assert result.decision is not None  # calibrated on the model it ends with

@@ -83,6 +83,12 @@ def _engine_options(fp16: bool, batches: tuple[int, int, int], workspace: int) -
 @click.option("--fp16", is_flag=True, help="Also write an FP16 model (and an FP16 engine).")
 @click.option("--int8", is_flag=True, help="Also write a static INT8 model.")
 @click.option("--trt", is_flag=True, help="Build a TensorRT engine for this box's GPU.")
+@click.option(
+    "--flip-tta",
+    is_flag=True,
+    help="Bake test-time flip averaging into the graph (each chip and its mirror; twice the "
+    "compute per chip).",
+)
 @click.option("--name", help="Model name in the card (default: bearid-<backbone>).")
 @click.option(
     "--score",

@@ -51,6 +51,7 @@ class ExportOptions:
     int8: bool = False
     name: str | None = None
     manual: ManualRule = field(default_factory=ManualRule)
+    flip_tta: bool = False
     seed: int = 0
     min_cosine: dict[str, float] = field(default_factory=lambda: dict(MIN_COSINE))
 
@@ -85,8 +86,9 @@ def export_checkpoint(source: Path, out: Path, options: ExportOptions) -> Export
     from bearexport import torch_export
 
     checkpoint = torch_export.load_source(source)
+    default_name = f"bearid-{checkpoint.backbone}" + ("-flip" if options.flip_tta else "")
     card = build_card(
-        name=options.name or f"bearid-{checkpoint.backbone}",
+        name=options.name or default_name,
         backbone=checkpoint.backbone,
         input_spec=checkpoint.input_spec,
         embedding_size=checkpoint.embedding_size,
@@ -94,7 +96,8 @@ def export_checkpoint(source: Path, out: Path, options: ExportOptions) -> Export
         tracks=choose_tracks(checkpoint.tracks, options.manual.same_individual),
         training=checkpoint.training,
     )
-    return export_model(torch_export.build_model(checkpoint), card, out, options)
+    model = torch_export.build_model(checkpoint, flip_tta=options.flip_tta)
+    return export_model(model, card, out, options)
 
 
 def export_model(

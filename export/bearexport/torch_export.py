@@ -44,15 +44,21 @@ def load_source(path: Path) -> Checkpoint:
         raise ExportSourceError(f"{e} (or, with --trt, an exported .onnx model)") from e
 
 
-def build_model(checkpoint: Checkpoint) -> nn.Module:
-    """The checkpoint's network in eval mode, built from timm's export-friendly layers."""
+def build_model(checkpoint: Checkpoint, *, flip_tta: bool = False) -> nn.Module:
+    """The checkpoint's network in eval mode, built from timm's export-friendly layers.
+
+    `flip_tta` bakes test-time flip averaging into the graph (`FlipAveraged`): the
+    agent then embeds each chip and its mirror in one call, at twice the cost.
+    """
     from timm.layers.config import set_layer_config
+
+    from beartrain.model import FlipAveraged
 
     # exportable=True makes timm pick layers that trace to plain ONNX operators
     # (no TorchScript-only or memory-efficient custom autograd activations).
     with set_layer_config(exportable=True, scriptable=False, no_jit=True):
         model = checkpoint.build_model()
-    return model.eval()
+    return (FlipAveraged(model) if flip_tta else model).eval()
 
 
 def export_onnx(

@@ -10,7 +10,7 @@ import click
 import yaml
 
 from beartrain.cli.group import main
-from beartrain.config import TrainConfigError, load_config, parse_overrides
+from beartrain.config import TrainConfig, TrainConfigError, load_config, parse_overrides
 
 _SET_HELP = "Override a config value: --set optimizer.lr=1e-3 (repeatable)."
 
@@ -41,10 +41,43 @@ def fit_command(
     config_path: Path | None, overrides: tuple[str, ...], out: Path | None, resume: Path | None
 ) -> None:
     """Train an embedder on a split; writes checkpoints, metrics and plots to the run folder."""
+    _fit(load_config(config_path, parse_overrides(overrides)), config_path, out, resume)
+
+
+@main.command("distill")
+@click.option(
+    "--teacher",
+    required=True,
+    type=click.Path(path_type=Path, exists=True),
+    help="The teacher: a run folder (its best.pt) or a checkpoint of any backbone and size.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="YAML config of the student (e.g. train/configs/cattle-lite0.yaml).",
+)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option(
+    "--out", type=click.Path(path_type=Path, file_okay=False), help="Run folder [runs/<config>]."
+)
+def distill_command(
+    teacher: Path, config_path: Path | None, overrides: tuple[str, ...], out: Path | None
+) -> None:
+    """Train the student of the config to reproduce TEACHER's embeddings and relations.
+
+    The same as fit with distill.teacher set (weights: distill.metric_weight,
+    embedding_weight, relation_weight); the run folder holds an ordinary student
+    checkpoint for bear-export.
+    """
+    values = {**parse_overrides(overrides), "distill.teacher": str(teacher)}
+    _fit(load_config(config_path, values), config_path, out, None)
+
+
+def _fit(cfg: TrainConfig, config_path: Path | None, out: Path | None, resume: Path | None) -> None:
     from beartrain.training import fit  # torch: only when training
 
     _logging()
-    cfg = load_config(config_path, parse_overrides(overrides))
     run_dir = out or (resume.parent if resume else _default_out(config_path))
     result = fit(cfg, run_dir, resume=resume)
     best = next(r for r in result.history if r["epoch"] == result.best_epoch)

@@ -256,6 +256,37 @@ class CalibrationSection(_Section):
     )
 
 
+class DistillSection(_Section):
+    """Knowledge distillation from a trained teacher (``bear-train distill``)."""
+
+    teacher: Path | None = Field(
+        default=None,
+        description=(
+            "Run folder or checkpoint of the teacher (any backbone, input size or embedding "
+            "size); None: no distillation."
+        ),
+    )
+    metric_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the student's own metric-learning loss."
+    )
+    embedding_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "Weight of the embedding target: 1 - cosine between the teacher's embedding and a "
+            "learned linear projection of the student's (the projection is not exported)."
+        ),
+    )
+    relation_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "Weight of the relation target: mean squared difference between the student's and "
+            "the teacher's cosine-similarity matrices of each batch."
+        ),
+    )
+
+
 class SearchParam(_Section):
     """One searched value: a float/int range or a list of choices."""
 
@@ -297,5 +328,8 @@ class TrainConfig(_Section):
     eval: EvalSection = Field(default_factory=EvalSection, description="Evaluation.")
     calibration: CalibrationSection = Field(
         default_factory=CalibrationSection, description="Open-set calibration."
+    )
+    distill: DistillSection = Field(
+        default_factory=DistillSection, description="Distillation from a teacher."
     )
     search: SearchSection = Field(default_factory=SearchSection, description="Search.")

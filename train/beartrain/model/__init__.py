@@ -8,6 +8,7 @@ from beartrain.model.embedder import (
     create_backbone,
     input_spec,
 )
+from beartrain.model.tta import FlipAveraged
 from beartrain.model.weights import (
     WeightsError,
     load_package_weights,
@@ -19,6 +20,7 @@ __all__ = [
     "BackboneError",
     "Embedder",
     "EmbeddingHead",
+    "FlipAveraged",
     "WeightsError",
     "build_embedder",
     "create_backbone",

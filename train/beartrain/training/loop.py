@@ -4,7 +4,9 @@ Run folder: ``config.yaml`` (resolved), ``split/`` (a copy of the split files),
 ``metrics.csv``, ``curves.png``, ``umap/epoch_NNN.png`` (every train.umap_every
 epochs) and ``umap/best_epoch_NNN.png``, ``best.pt`` (best epoch on
 train.early_stop_metric, with the calibrated decision rule and track similarity),
-``last.pt`` (for ``--resume``), ``calibration.json`` and ``README.md``.
+``last.pt`` (for ``--resume``), ``calibration.json`` and ``README.md``. The
+starting point (epoch 0) competes for the best checkpoint too: a fine-tuning
+that only makes val worse ends with the model it started from.
 
 Each epoch's val figures include, beside the AUROC of every open-set score, what
 the rule calibrated on val itself does there (``val_enc_review_share``, ...: in
@@ -58,6 +60,11 @@ class FitResult:
         """The best checkpoint."""
         return self.run_dir / "best.pt"
 
+    @property
+    def last(self) -> Path:
+        """The checkpoint of the last epoch."""
+        return self.run_dir / "last.pt"
+
 
 def fit(
     cfg: TrainConfig,
@@ -75,10 +82,15 @@ def fit(
         if ctx.is_main:
             _start_run_folder(run)
         if ctx.is_main and run.state.epoch == 0:
-            # Epoch 0: the untrained embedder, the baseline every epoch is compared with.
+            # Epoch 0: the starting point (pretrained backbone, LDA or random head). It is a
+            # candidate for the best checkpoint, so fine-tuning never ends below its start.
             before = validate(run, run.model, 0, umap=_umap_name(cfg, 0)).metrics
             check_metric(cfg.train.early_stop_metric, {"train_loss": 0.0, **before})
-            run.state.history.append({"epoch": 0.0, **before})
+            metrics = {"epoch": 0.0, **before}
+            run.state.history.append(metrics)
+            if run.state.update(cfg.train.early_stop_metric, metrics):
+                _save(run, "best.pt", metrics)
+            run.state.bad_epochs = 0  # patience counts training epochs only
         stopped = False
         for epoch in range(run.state.epoch + 1, cfg.train.epochs + 1):
             stopped = _epoch(run, epoch)

@@ -80,6 +80,8 @@ def prepare(cfg: TrainConfig, out: Path, ctx: Context, resume: Checkpoint | None
             model, split, spec, label_names, loss, ctx.device, cfg.train.num_workers
         )
     step: nn.Module = TrainStep(model, loss, build_miner(cfg.miner))
+    if cfg.distill.teacher is not None:
+        loss, step = _distill_step(cfg, cfg.distill.teacher, model, loss, spec, ctx)
     if ctx.distributed:
         ids = [ctx.device.index] if ctx.device.type == "cuda" else None
         step = DistributedDataParallel(step, device_ids=ids)
@@ -113,6 +115,35 @@ def prepare(cfg: TrainConfig, out: Path, ctx: Context, resume: Checkpoint | None
     if resume is not None:
         restore(run, resume)
     return run
+
+
+def _distill_step(
+    cfg: TrainConfig,
+    teacher_path: Path,
+    model: Embedder,
+    metric: nn.Module,
+    spec: InputSpec,
+    ctx: Context,
+) -> tuple[nn.Module, nn.Module]:
+    """The distillation loss and step around the frozen teacher of ``distill.teacher``."""
+    from beartrain.checkpoint import load_checkpoint
+    from beartrain.training.distill import DistillLoss, DistillStep, TeacherInput
+
+    teacher = load_checkpoint(teacher_path)
+    net = teacher.build_model().to(ctx.device)
+    loss = DistillLoss(metric, cfg.model.embedding_size, teacher.embedding_size, cfg.distill)
+    loss = loss.to(ctx.device)
+    adapt = TeacherInput(spec, teacher.input_spec).to(ctx.device)
+    log.info(
+        "distilling %s (%s, %dx%d, %d-d) into %s",
+        teacher_path,
+        teacher.backbone,
+        teacher.input_spec.height,
+        teacher.input_spec.width,
+        teacher.embedding_size,
+        cfg.model.backbone,
+    )
+    return loss, DistillStep(model, loss, build_miner(cfg.miner), net, adapt)
 
 
 def _train_loader(
