@@ -248,7 +248,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="ingest window per database")
     parser.add_argument("--sightings", type=int, default=100_000, help="chips for the export")
     parser.add_argument(
-        "--backlog", type=int, default=40_000, help="encounters queued for the ingest (x2.1 events)"
+        "--backlog", type=int, default=30_000, help="encounters queued for the ingest (x2.1 events)"
     )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()

@@ -80,9 +80,12 @@ class BatchCache:
         if not wanted:
             return
         e = encounters.c
-        rows = self._conn.execute(
-            select(encounters).where(tuple_(e.agent_id, e.encounter_id).in_(wanted))
-        )
+        query = select(encounters).where(tuple_(e.agent_id, e.encounter_id).in_(wanted))
+        if self._conn.dialect.name == "postgresql":
+            # Another station process (shared subscriptions) may write the same rows: lock
+            # them, in one order, so neither overwrites what the other just stored.
+            query = query.order_by(e.id).with_for_update()
+        rows = self._conn.execute(query)
         found = {(r.agent_id, r.encounter_id): dict(r._mapping) for r in rows}
         self._encounters.update({k: found.get(k) for k in wanted})
 
