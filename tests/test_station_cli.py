@@ -23,7 +23,7 @@ from support.broker import Mosquitto
 from support.station_payloads import T0, FakeBox, publish, wait_until
 from support.station_world import count, fresh_engine, ingest, wait_for_events
 
-BEAR_STATION = [sys.executable, "-m", "bearstation.cli.entry"]
+BEAR_STATION = [sys.executable, "-m", "bearstation"]
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -17,6 +17,7 @@ from bearstation.database import open_engine
 from bearstation.tables import boxes, encounters, events, individuals, sightings, stats
 from support.broker import Mosquitto
 from support.station_payloads import T0, FakeBox, Message, publish, wait_until
+from support.station_postgres import Postgres
 from support.station_world import (
     count,
     encounter_rows,
@@ -172,3 +173,36 @@ def test_tls_and_a_password_from_the_credentials_directory(
     with running_station(config):
         publish(tls_broker, FakeBox("den-01").encounter("cam01", T0, individual="bear-0001"))
         wait_for_events(db, 2)
+
+
+def test_two_stations_share_a_subscription_and_one_postgresql(
+    broker: Mosquitto, postgres_server: Postgres
+) -> None:
+    """MQTT 5 shared subscription: the broker deals each message to one of two stations, so
+    an encounter's new and end may land on different ones; both write to one database."""
+    url = postgres_server.create_database("shared_subscription")
+    box = FakeBox("den-01")
+    messages = [
+        m for n in range(60) for m in box.encounter(f"cam{n % 3}", T0, individual=f"bear-{n:04d}")
+    ]
+
+    def config(name: str) -> StationConfig:
+        cfg = station_config(url, broker, topics=["$share/stations/bearid/+/#"])
+        brokers = [cfg.brokers[0].model_copy(update={"client_id": f"station-{name}"})]
+        return cfg.model_copy(update={"brokers": brokers})
+
+    with running_station(config("a")) as a, running_station(config("b")) as b:
+        publish(broker, messages)
+        publish(broker, messages)  # and every one again
+        wait_until(
+            lambda: sum(a.counts.values()) + sum(b.counts.values()) == 2 * len(messages),
+            timeout=60,
+            what="both stations to take every message",
+        )
+        assert a.counts["stored"] > 0 and b.counts["stored"] > 0, "the broker shared nothing"
+    engine = open_engine(url)
+    assert count(engine, events) == len(messages)
+    rows = encounter_rows(engine)
+    assert len(rows) == 60
+    assert {(r.state, r.chip_count) for r in rows} == {("ended", 3)}
+    assert count(engine, sightings) == 180

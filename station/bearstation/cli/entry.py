@@ -1,6 +1,0 @@
-"""``python -m bearstation.cli.entry``: the `bear-station` program without its script."""
-
-from bearstation.cli import main
-
-if __name__ == "__main__":
-    main()
