@@ -257,3 +257,24 @@ def test_a_payload_the_database_cannot_take_is_quarantined_alone(station_db: str
         "a valid date and time"
     ]
     assert {r.chip_count for r in encounter_rows(engine)} == {1, 3}
+
+
+def test_a_rename_on_one_box_joins_the_bear_of_that_name_on_another(station_db: str) -> None:
+    engine = fresh_engine(station_db)
+    north, south = FakeBox("den-01"), FakeBox("den-02")
+    ingest(engine, north.encounter("cam01", T0, individual="bear-0002", name="Bruno"))
+    ingest(engine, south.encounter("cam01", T0, individual="bear-0005", name="Otis"))
+    with engine.connect() as conn:
+        assert {b.label for b in fleet_bears(conn).values()} == {"Bruno", "Otis"}
+    rename = north.correction(
+        "rename",
+        encounter_id=None,
+        before=Identity("known", "bear-0002", "Bruno"),
+        after=Identity("known", "bear-0002", "otis "),
+    )
+    assert ingest(engine, [rename]) == ["stored"]
+    with engine.connect() as conn:
+        bears = fleet_bears(conn)
+        names = dict(conn.execute(select(individuals.c.individual_id, individuals.c.name)).all())
+    assert names == {"bear-0002": "otis ", "bear-0005": "Otis"}
+    assert len({b.label for b in bears.values()}) == 1, "one bear across the two boxes"
