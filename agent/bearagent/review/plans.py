@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlite_utils
 
 from bearagent.gallery import get_individual
 from bearagent.gallery.individuals import Individual
+from bearagent.review.actions.apply import chip_sources, references_from
 from bearagent.review.queries.types import EncounterView
 
 SENT = "a correction event goes to the broker; the audit page can undo it"
@@ -49,24 +52,26 @@ def _references_line(db: sqlite_utils.Database, target: Individual, chips: int, 
 
 
 def assign_plan(
-    db: sqlite_utils.Database, view: EncounterView, target: Individual, cap: int
+    db: sqlite_utils.Database,
+    view: EncounterView,
+    target: Individual,
+    cap: int,
+    roots: Sequence[Path] = (),
 ) -> Plan:
     """Assigning the encounter to `target` (a merge, for an unknown encounter's new bear)."""
     own = None if view.individual_id is None else get_individual(db, view.individual_id)
     if view.status == "unknown" and own is not None and own.kind == "provisional":
         return merge_plan(db, own, target, cap)
-    chips = _live(view)
-    return Plan(
-        "assign",
-        f"Assign to {target.label}",
-        (
-            f"the encounter's {chips} chips become sightings of {target.label}",
-            _references_line(db, target, chips, cap),
-            "references made from these chips for other individuals are removed",
-            SENT,
-        ),
-        target.id,
-    )
+    live = [c for c in view.chips if not c.rejected]
+    others = sorted({owner for _, owner in references_from(db, chip_sources(live, roots))
+                     if owner != target.id})  # fmt: skip
+    lines = [
+        f"the encounter's {len(live)} chips become sightings of {target.label}",
+        _references_line(db, target, len(live), cap),
+    ]
+    if others:
+        lines.append(f"the references made from these chips for {', '.join(others)} are removed")
+    return Plan("assign", f"Assign to {target.label}", (*lines, SENT), target.id)
 
 
 def merge_plan(db: sqlite_utils.Database, source: Individual, target: Individual, cap: int) -> Plan:
@@ -87,7 +92,9 @@ def merge_plan(db: sqlite_utils.Database, source: Individual, target: Individual
     )
 
 
-def encounter_plans(db: sqlite_utils.Database, view: EncounterView, cap: int) -> list[Plan]:
+def encounter_plans(
+    db: sqlite_utils.Database, view: EncounterView, cap: int, roots: Sequence[Path] = ()
+) -> list[Plan]:
     """The confirm, create and reject actions of an encounter (assign and merge are
     planned per chosen individual with `assign_plan`)."""
     chips = _live(view)
@@ -108,7 +115,7 @@ def encounter_plans(db: sqlite_utils.Database, view: EncounterView, cap: int) ->
             else None
         )
         if proposal is not None:
-            confirm = assign_plan(db, view, proposal, cap)
+            confirm = assign_plan(db, view, proposal, cap, roots)
             plans.append(Plan("confirm", f"Confirm: it is {proposal.label}", confirm.changes,
                               proposal.id))  # fmt: skip
         plans.append(Plan("create", "Create a new named individual", (

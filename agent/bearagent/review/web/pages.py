@@ -50,8 +50,8 @@ async def queue(request: Request) -> Response:
     def load() -> dict[str, Any]:
         db = state.db()
         page = encounters.queue_page(db, filters, review.page_size, review.candidate_references)
-        planned = {e.id: plans.encounter_plans(db, e, review.max_references_per_individual)
-                   for e in page.encounters}  # fmt: skip
+        cap, roots = review.max_references_per_individual, state.cfg.watch.roots
+        planned = {e.id: plans.encounter_plans(db, e, cap, roots) for e in page.encounters}
         return {"page": page, "filters": filters, "plans": planned}
 
     return render(request, "queue.html", **await run_in_threadpool(load))
@@ -67,13 +67,13 @@ async def encounter(request: Request) -> Response:
     def load() -> dict[str, Any]:
         db = state.db()
         view = encounters.get_encounter(db, encounter_id, review.candidate_references)
-        cap = review.max_references_per_individual
+        cap, roots = review.max_references_per_individual, state.cfg.watch.roots
         found = gallery.search_individuals(db, search, exclude=[view.individual_id or ""])
         choices = []
         for card in found:
             try:
                 target = gallery.individual(db, card.id)
-                choices.append((card, plans.assign_plan(db, view, target, cap)))
+                choices.append((card, plans.assign_plan(db, view, target, cap, roots)))
             except BearIdError:
                 continue
         candidates: list[tuple[CandidateView, plans.Plan | None]] = []
@@ -81,12 +81,11 @@ async def encounter(request: Request) -> Response:
             if c.kind == "gone" or c.individual_id == view.individual_id:
                 candidates.append((c, None))
                 continue
-            candidates.append(
-                (c, plans.assign_plan(db, view, gallery.individual(db, c.individual_id), cap))
-            )
+            target = gallery.individual(db, c.individual_id)
+            candidates.append((c, plans.assign_plan(db, view, target, cap, roots)))
         return {
             "e": view,
-            "plans": plans.encounter_plans(db, view, cap),
+            "plans": plans.encounter_plans(db, view, cap, roots),
             "candidates": candidates,
             "search": search,
             "results": choices,
