@@ -1,5 +1,6 @@
 """``bearagent gallery ...``: enrol, list, rename, remove, promote, export, import, re-embed,
-calibrate (the decision thresholds on this gallery; also after every change of it).
+calibrate (the decision thresholds on this gallery; also after every change of it),
+thumbnails (the pictures the review page and exports show).
 
 Each command parses its options, calls one function of `bearagent.gallery`, and
 prints what it did; library errors become one-line ``Error: ...`` messages.
@@ -22,6 +23,7 @@ from bearagent.clikit import ErrorReportingGroup
 from bearagent.config import AgentConfig
 from bearagent.errors import BearIdError
 from bearagent.gallery.calibration import GalleryCalibration, calibrate_gallery, settings_from
+from bearagent.gallery.reference_thumbnails import backfill as backfill_thumbnails
 from bearagent.modelcard import load_model_card
 from bearagent.runtime import Embedder, RuntimeConfig, open_embedder
 
@@ -264,3 +266,17 @@ def reembed_command(cfg: AgentConfig, drop_missing: bool) -> None:
         f"date; {len(report.dropped)} dropped"
     )
     _calibrate(db, cfg)
+
+
+@gallery_group.command("thumbnails")
+@config_options
+def thumbnails_command(cfg: AgentConfig) -> None:
+    """Make the thumbnail of every reference that has none (galleries enrolled before
+    thumbnails were kept): from its image, else from the chip it was made from."""
+    roots = [*cfg.watch.roots, *cfg.review.image_roots]
+    report = backfill_thumbnails(_open(cfg.agent.database_path), roots)
+    click.echo(
+        f"made {report.from_files + report.from_sightings} thumbnail(s) ({report.from_files} "
+        f"from images, {report.from_sightings} from sightings); {report.already} already "
+        f"there; {report.missing} reference(s) without a readable image"
+    )

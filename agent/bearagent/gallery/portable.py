@@ -97,7 +97,15 @@ def to_portable(db: sqlite_utils.Database) -> PortableGallery:
         individuals = []
         size: int | None = None
         for ind in list_individuals(db):
-            jpeg = "t.jpeg" if thumbs else "NULL"
+            # The agent's provisional references have no thumbnail of their own yet: their
+            # chip's (``source`` is the chip's file) stands in.
+            jpeg = (
+                "coalesce(t.jpeg, (SELECT c.jpeg FROM sightings s JOIN thumbnails c ON"
+                " c.kind = 'sighting' AND c.owner_id = s.id WHERE s.file = r.source"
+                " ORDER BY s.id DESC LIMIT 1))"
+                if thumbs
+                else "NULL"
+            )
             join = " LEFT JOIN thumbnails t ON t.kind = 'reference' AND t.owner_id = r.id"
             rows = db.execute(
                 f"SELECT r.source, r.created, r.embedding, r.dim, {jpeg} FROM"

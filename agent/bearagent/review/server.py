@@ -5,6 +5,7 @@ from ``review.forwarded_allow_ips``."""
 from __future__ import annotations
 
 import logging
+from types import FrameType
 from typing import Any
 
 from bearagent.config import AgentConfig
@@ -69,7 +70,20 @@ def serve(cfg: AgentConfig, *, password_hash: str | None = None) -> None:
              cfg.agent.database_path)  # fmt: skip
     if not is_loopback(settings["host"]) and not cfg.review.tls:
         log.warning("serving without TLS on %s: only on a trusted network", cfg.review.listen)
-    uvicorn.Server(uvicorn.Config(app, **settings)).run()
+    server_type = _server_type(uvicorn.Server)
+    server_type(uvicorn.Config(app, **settings)).run()
+
+
+def _server_type(base: type[Any]) -> type[Any]:
+    """uvicorn's server, exiting 0 after a graceful stop on SIGTERM/SIGINT (uvicorn raises the
+    signal again once stopped, so systemd and the demo would see a death by signal)."""
+
+    class QuietServer(base):  # type: ignore[misc]
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+    return QuietServer
 
 
 def url_of(cfg: AgentConfig) -> str:
