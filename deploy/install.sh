@@ -153,7 +153,7 @@ install_venv() {
   fi
   # A source tree or wheel gets the extra appended; a pip spec is used as given.
   local spec=$SOURCE
-  if [ -e "$SOURCE" ]; then spec="$(realpath "$SOURCE")[$EXTRA]"; fi
+  if [ -e "$SOURCE" ]; then spec="$(realpath "$SOURCE")[$EXTRA,review]"; fi
   log "installing $spec into $VENV_DIR"
   "$VENV_DIR/bin/python" -m pip install --quiet --upgrade ${PIP_ARGS[@]+"${PIP_ARGS[@]}"} "$spec"
   [ -d "$SOURCE" ] && [ -f "$SOURCE/README.md" ] && install -m 0644 "$SOURCE/README.md" "$OPT/README.md"
@@ -185,6 +185,27 @@ install_unit() {
   write_watch_dropin
   write_gpu_dropin
   log "installed $UNIT_DIR/bearagent.service"
+  install_review_unit
+}
+
+# The review page's unit: same sandbox, same read-only watch roots (it shows the chips).
+install_review_unit() {
+  local dropin=$UNIT_DIR/bearagent-review.service.d
+  install -d -m 0755 "$dropin"
+  install -m 0644 "$SRC_TREE/systemd/bearagent-review.service" "$UNIT_DIR/bearagent-review.service"
+  if [ -f "$DROPIN/watch-roots.conf" ]; then
+    install -m 0644 "$DROPIN/watch-roots.conf" "$dropin/watch-roots.conf"
+  fi
+  log "installed $UNIT_DIR/bearagent-review.service (not enabled until a password is set)"
+}
+
+# An installed review page restarts with the new package; a new one waits for its password.
+review_apply() {
+  if systemd_running && [ "$UPGRADE" -eq 1 ]; then systemctl try-restart bearagent-review || true; fi
+  if ! systemd_running || ! systemctl is-enabled --quiet bearagent-review 2>/dev/null; then
+    log "review page: set its password with '$VENV_DIR/bin/bearagent review passwd"
+    log "$ETC/review-password', then 'systemctl enable --now bearagent-review' (docs/review.md)"
+  fi
 }
 
 main() {
@@ -198,10 +219,12 @@ main() {
   write_config
   # The credential file must exist for LoadCredential=; root-only, systemd reads it.
   [ -e "$ETC/mqtt-password" ] || install -m 0600 /dev/null "$ETC/mqtt-password"
+  [ -e "$ETC/review-password" ] || install -m 0600 /dev/null "$ETC/review-password"
   [ "$MOSQUITTO" -eq 0 ] || setup_mosquitto
   install_unit
   check_config
   systemd_apply
+  review_apply
   if [ "$UPGRADE" -eq 1 ]; then
     log "upgraded; config, gallery and credentials kept. Follow it: journalctl -u bearagent -f"
   else

@@ -352,3 +352,26 @@ def test_real_venv_install(tmp_path: Path) -> None:
     assert probe.stdout.startswith(str(venv)), "installed as a copy, not linked to the tree"
     again = run(INSTALL, "--root", str(root), "--cpu", "--python", sys.executable)
     assert "already has bearagent" in again.stdout
+
+
+def test_install_adds_the_review_page_unit_with_its_credential(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    out = install(root, "--cpu", "--watch", "/traps/north")
+    units = root / "etc/systemd/system"
+    review = units / "bearagent-review.service"
+    assert review.read_text() == (REPO / "systemd/bearagent-review.service").read_text()
+    # It shows the chips, so it sees the watch roots, read-only, like the agent.
+    dropin = units / "bearagent-review.service.d/watch-roots.conf"
+    assert dropin.read_text() == (units / "bearagent.service.d/watch-roots.conf").read_text()
+    # An empty credential for LoadCredential=: the page refuses it until a password is set.
+    assert (root / "etc/bearagent/review-password").read_text() == ""
+    assert mode(root / "etc/bearagent/review-password") == 0o600
+    assert "review page: set its password with" in out
+    stage_systemd(root)
+    assert verify_problems(root, "bearagent-review.service") == ""
+    score, level = exposure(root, "bearagent-review.service")
+    assert level in GOOD_LEVELS, f"bearagent-review: {score} {level}"
+    # A password set by hand survives a reinstall.
+    (root / "etc/bearagent/review-password").write_text("$argon2id$kept\n")
+    install(root, "--cpu", "--upgrade")
+    assert (root / "etc/bearagent/review-password").read_text() == "$argon2id$kept\n"

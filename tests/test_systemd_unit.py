@@ -19,6 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "systemd" / "bearagent.service"
+REVIEW_UNIT = REPO / "systemd" / "bearagent-review.service"
 EXEC_START = "/opt/bearagent/venv/bin/bearagent"
 GOOD_LEVELS = ("PERFECT", "SAFE", "OK")
 _HOST_UNITS = (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
@@ -54,18 +55,22 @@ def stage_systemd(root: Path, *, executable: bool = True) -> None:
         binary.chmod(0o755)
 
 
-def stage_unit(root: Path, text: str | None = None, *, executable: bool = True) -> None:
+def stage_unit(
+    root: Path, text: str | None = None, *, executable: bool = True, unit: Path = UNIT
+) -> None:
     """Put the unit (or `text` in its place) into a staged root."""
-    target = root / "etc/systemd/system/bearagent.service"
+    target = root / "etc/systemd/system" / unit.name
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(UNIT.read_text() if text is None else text)
+    target.write_text(unit.read_text() if text is None else text)
     stage_systemd(root, executable=executable)
 
 
-def analyze(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run systemd-analyze on bearagent.service (with its drop-ins) below `root`."""
+def analyze(
+    root: Path, *args: str, unit: str = "bearagent.service"
+) -> subprocess.CompletedProcess[str]:
+    """Run systemd-analyze on `unit` (with its drop-ins) below `root`."""
     return subprocess.run(
-        [systemd_analyze(), *args, "--no-pager", f"--root={root}", "bearagent.service"],
+        [systemd_analyze(), *args, "--no-pager", f"--root={root}", unit],
         capture_output=True,
         text=True,
         timeout=60,
@@ -74,15 +79,15 @@ def analyze(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def verify_problems(root: Path) -> str:
+def verify_problems(root: Path, unit: str = "bearagent.service") -> str:
     """Everything `systemd-analyze verify` complains about ('' when the unit is clean)."""
-    result = analyze(root, "verify", "--man=no")
+    result = analyze(root, "verify", "--man=no", unit=unit)
     return (result.stderr + result.stdout).strip() + ("" if result.returncode == 0 else " (rc)")
 
 
-def exposure(root: Path) -> tuple[float, str]:
+def exposure(root: Path, unit: str = "bearagent.service") -> tuple[float, str]:
     """The overall exposure score and level of `systemd-analyze security --offline=yes`."""
-    result = analyze(root, "security", "--offline=yes")
+    result = analyze(root, "security", "--offline=yes", unit=unit)
     found = _OVERALL.search(result.stdout)
     assert found, f"no overall exposure in: {result.stdout[-500:]} {result.stderr}"
     return float(found.group(1)), found.group(2)
@@ -183,3 +188,64 @@ def test_agent_libraries_run_with_memory_deny_write_execute(tmp_path: Path) -> N
         pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3 or newer)")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "OK (2, 8) 7"
+
+
+# --- the review page's unit (bearagent-review.service) -------------------------------------
+
+
+def test_review_unit_verifies_and_scores_ok(tmp_path: Path) -> None:
+    stage_unit(tmp_path, unit=REVIEW_UNIT)
+    assert verify_problems(tmp_path, REVIEW_UNIT.name) == ""
+    score, level = exposure(tmp_path, REVIEW_UNIT.name)
+    print(f"systemd-analyze security bearagent-review: {score} {level}")
+    assert level in GOOD_LEVELS and score < 2.0
+
+
+def test_review_unit_is_sandboxed_like_the_agent() -> None:
+    """Every sandboxing line of bearagent.service, with the same values."""
+    agent, review = directives(UNIT.read_text()), directives(REVIEW_UNIT.read_text())
+    lines = UNIT.read_text().splitlines()
+    sandbox = directives("\n".join(lines[lines.index("NoNewPrivileges=yes") :]))
+    sandbox.pop("WantedBy")
+    for key, values in sandbox.items():
+        assert review.get(key) == values, key
+    assert review["ExecStart"] == [f"{EXEC_START} review --config /etc/bearagent/config.toml"]
+    assert review["LoadCredential"] == ["review-password:/etc/bearagent/review-password"]
+    assert review["User"] == agent["User"] and review["StateDirectory"] == ["bearagent"]
+    assert review["Restart"] == ["on-failure"]
+
+
+# Runs in a child under PR_SET_MDWE, as MemoryDenyWriteExecute=yes runs the review page: the
+# password hash, a page rendered, a request through the whole application.
+_REVIEW_MDWE_PROBE = """
+import ctypes, mmap, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:
+    print("UNSUPPORTED"); sys.exit(0)
+from argon2 import PasswordHasher
+hasher = PasswordHasher()
+assert hasher.verify(hasher.hash("a long secret"), "a long secret")
+import jinja2
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+page = jinja2.Environment(autoescape=True).from_string("<p>{{ x }}</p>")
+app = Starlette(routes=[Route("/", lambda r: HTMLResponse(page.render(x="<ok>")))])
+print("OK", TestClient(app).get("/").text)
+"""
+
+
+def test_review_libraries_run_with_memory_deny_write_execute() -> None:
+    assert directives(REVIEW_UNIT.read_text())["MemoryDenyWriteExecute"] == ["yes"]
+    result = subprocess.run(
+        [sys.executable, "-c", _REVIEW_MDWE_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.stdout.startswith("UNSUPPORTED"):
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3 or newer)")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "OK <p>&lt;ok&gt;</p>"
