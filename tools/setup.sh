@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Set up a development machine: Debian packages the tests need (mosquitto, systemd, postgresql), then
-# .venv with bearid and every extra that runs on a CPU (cpu, train, export, station, test).
+# .venv with bearid and every extra that runs on a CPU (cpu, train, export, station, review,
+# test); chromium for the review page's browser tests.
 # Idempotent and quick when nothing changed. Run as root or with passwordless sudo
 # when Debian packages are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${BEARID_VENV:-.venv}
-EXTRAS=${BEARID_EXTRAS:-cpu,train,export,station,test}
-DEBIAN_PACKAGES=(mosquitto systemd postgresql)  # systemd: systemd-analyze for the unit tests;
-# postgresql: the real server the station tests start in a temporary folder
+EXTRAS=${BEARID_EXTRAS:-cpu,train,export,station,review,test}
+DEBIAN_PACKAGES=(mosquitto systemd postgresql chromium chromium-driver)  # systemd:
+# systemd-analyze for the unit tests; postgresql: the real server the station tests start in
+# a temporary folder; chromium + chromium-driver: the review page's browser tests
 
 log() { printf 'setup: %s\n' "$*"; }
 
@@ -37,6 +39,7 @@ missing=()
 # PostgreSQL's tools live in /usr/lib/postgresql/<version>/bin, not on $PATH.
 have_package() {
   if [ "$1" = postgresql ]; then compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+  elif [ "$1" = chromium-driver ]; then have_binary chromedriver
   else have_binary "$1"
   fi
 }
