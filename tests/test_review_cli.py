@@ -22,9 +22,14 @@ from click.testing import CliRunner
 from bearagent.cli import main
 from bearagent.gallery import export_gallery, import_gallery, open_gallery
 from bearagent.review.config import ReviewConfig
+from bearagent.review.server import check_ready
+from bearagent.review.web import create_app
 from bearagent.store import open_database
+from bearid_dev.demo.options import DemoOptions
+from bearid_dev.demo.review import review_setup
 from support.agent_checks import write_config
 from support.broker import free_port
+from support.review_app import csrf_of, served
 from support.review_world import ReviewWorld, build, copy_database, settings
 
 BEARAGENT = str(Path(sys.executable).parent / "bearagent")
@@ -186,3 +191,22 @@ def test_gallery_export_carries_the_thumbnails(built: ReviewWorld, tmp_path: Pat
     old = tmp_path / "old.json"
     old.write_text(json.dumps(doc))
     assert import_gallery(open_gallery(tmp_path / "third.db"), old).references_added == len(refs)
+
+
+def test_the_demo_serves_the_review_page_with_a_one_time_password(
+    built: ReviewWorld, tmp_path: Path
+) -> None:
+    """`tools/demo.sh --review`'s last step, on a database the agent wrote."""
+    workdir = tmp_path / "demo"
+    copy_database(built.database, workdir / "state" / "bearagent.db")
+    (workdir / "traps").mkdir()
+    cfg, password = review_setup(DemoOptions(workdir=workdir, review=True), built.world.model)
+    _, other = review_setup(DemoOptions(workdir=tmp_path / "d2"), built.world.model)
+    assert password != other and len(password) >= 12
+    assert stat.S_IMODE((workdir / "review-password").stat().st_mode) == 0o600
+    app = create_app(cfg, check_ready(cfg))
+    with served(app, cfg) as base, httpx.Client(base_url=base) as c:
+        token = csrf_of(c.get("/login").text)
+        answer = c.post("/login", data={"csrf": token, "name": "New", "password": password})
+        assert answer.status_code == 303 and answer.headers["location"] == "/queue"
+        assert "encounters waiting" in c.get("/queue").text

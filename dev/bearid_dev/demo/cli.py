@@ -42,6 +42,12 @@ class ErrorReportingCommand(click.Command):
 @click.option("--strangers", default=2, show_default=True, help="Synthetic bears nobody has seen.")
 @click.option("--epochs", default=8, show_default=True, help="Training epochs.")
 @click.option("--seed", default=0, show_default=True, help="Seed of data and training.")
+@click.option(
+    "--review",
+    is_flag=True,
+    help="End by serving the review page on the demo's database (it prints the address and "
+    "a one-time password) until Ctrl-C.",
+)
 def main(
     chips: Path | None,
     workdir: Path | None,
@@ -49,9 +55,11 @@ def main(
     strangers: int,
     epochs: int,
     seed: int,
+    review: bool,
 ) -> None:
     """Train on synthetic bears, export, enrol, run the agent with a private broker, drop
-    chips like camera traps, print the MQTT messages and how many encounters were right."""
+    chips like camera traps, print the MQTT messages and how many encounters were right;
+    with --review, then let a person correct them on the review page."""
     folder = workdir or Path(tempfile.mkdtemp(prefix="bearid-demo-"))
     run_demo(
         DemoOptions(
@@ -61,6 +69,7 @@ def main(
             strangers=strangers,
             epochs=epochs,
             seed=seed,
+            review=review,
         ),
         say=lambda line: click.echo(line),
     )

@@ -20,3 +20,4 @@ class DemoOptions:
     seed: int = 0
     pause_s: float = 1.0  # camera silence between encounters, so each one ends
     end_after_s: float = 2.0  # agent: encounter.end_after_s
+    review: bool = False  # end by serving the review page on the demo's database

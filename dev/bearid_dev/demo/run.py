@@ -10,6 +10,7 @@ from bearid_dev.demo.field import run_field
 from bearid_dev.demo.model import train_and_export
 from bearid_dev.demo.options import DemoOptions
 from bearid_dev.demo.report import DemoSummary, print_summary, summarise
+from bearid_dev.demo.review import serve_review
 
 Say = Callable[[str], None]
 
@@ -29,4 +30,6 @@ def run_demo(opts: DemoOptions, say: Say = print) -> DemoSummary:
     summary = summarise(data.field, field.seen, field.ends)
     print_summary(summary, say)
     say(f"done in {time.monotonic() - start:.0f} s; everything is in {opts.workdir}")
+    if opts.review:
+        serve_review(opts, model, say)
     return summary
