@@ -53,7 +53,10 @@ class DecisionConfig(BaseModel):
         description="... and at least this many such encounters (the genuine queries).",
     )  # fmt: skip
     max_queries: int = Field(
-        default=2000, ge=10, description="Gallery calibration: at most this many encounters."
+        default=1000,
+        ge=10,
+        description="Gallery calibration: at most this many encounters as queries (a sample, "
+        "the same each time); bounds its time and memory on a large gallery.",
     )
     source: Literal["auto", "card", "gallery"] = Field(
         default="auto",

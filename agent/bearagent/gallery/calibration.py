@@ -38,7 +38,9 @@ from bearagent.gallery.writes import now_iso, reading, writing
 log = logging.getLogger(__name__)
 
 #: Queries per similarity block (block x references float32 stays small).
-_BLOCK = 64
+_BLOCK = 16
+#: Reference rows read from SQLite at a time.
+_FETCH = 8192
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class CalibrationSettings:
     target_false_unknown: float = 0.05
     min_individuals: int = 8
     min_encounters: int = 30
-    max_queries: int = 2000
+    max_queries: int = 1000
     seed: int = 0
 
 
@@ -93,7 +95,7 @@ def leave_out_scores(
     individuals: list[str],
     encounters: list[str],
     score: str,
-    max_queries: int = 2000,
+    max_queries: int = 1000,
     seed: int = 0,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], int]:
     """(genuine scores, genuine top-1 correct, stranger scores, eligible individuals)."""
@@ -195,22 +197,37 @@ def named_references(
 ) -> tuple[NDArray[np.float32], list[str], list[str]]:
     """Embeddings, owners and encounter keys of the named individuals' references.
 
-    References enrolled before encounters were recorded are grouped on the fly
-    (near-duplicates of one individual form one encounter).
+    Read in chunks into one preallocated matrix (a gallery of 10^5 references is
+    50 MB; the BLOBs are never all held at once). References enrolled before
+    encounters were recorded are grouped on the fly (near-duplicates of one
+    individual form one encounter).
     """
-    rows = db.execute(
-        "SELECT r.individual_id, r.encounter, r.embedding, r.dim FROM reference_embeddings r"
-        " JOIN individuals i ON i.id = r.individual_id"
-        " WHERE i.kind = 'known' AND r.model_sha256 = ? ORDER BY r.individual_id, r.id",
-        [model_sha256],
-    ).fetchall()
-    if not rows:
+    where = (
+        " FROM reference_embeddings r JOIN individuals i ON i.id = r.individual_id"
+        " WHERE i.kind = 'known' AND r.model_sha256 = ?"
+    )
+    count, dim = db.execute(f"SELECT count(*), max(r.dim){where}", [model_sha256]).fetchone()
+    if not count:
         return np.zeros((0, 1), np.float32), [], []
-    matrix = stack_blobs([r[2] for r in rows], int(rows[0][3]))
-    owners = [str(r[0]) for r in rows]
-    keys = [str(r[1]) if r[1] is not None else "" for r in rows]
-    for who in {o for o, k in zip(owners, keys, strict=True) if not k}:
-        idx = [i for i, (o, k) in enumerate(zip(owners, keys, strict=True)) if o == who and not k]
+    matrix = np.empty((int(count), int(dim)), np.float32)
+    owners: list[str] = []
+    keys: list[str] = []
+    cursor = db.execute(
+        f"SELECT r.individual_id, r.encounter, r.embedding{where} ORDER BY r.individual_id, r.id",
+        [model_sha256],
+    )
+    row = 0
+    while chunk := cursor.fetchmany(_FETCH):
+        matrix[row : row + len(chunk)] = stack_blobs([c[2] for c in chunk], int(dim))
+        owners += [str(c[0]) for c in chunk]
+        keys += [str(c[1]) if c[1] is not None else "" for c in chunk]
+        row += len(chunk)
+    matrix = matrix[:row]
+    undated: dict[str, list[int]] = {}
+    for i, (owner, key) in enumerate(zip(owners, keys, strict=True)):
+        if not key:
+            undated.setdefault(owner, []).append(i)
+    for idx in undated.values():
         for i, key in zip(idx, group_encounters([None] * len(idx), matrix[idx]), strict=True):
             keys[i] = f"grouped:{key}"
     return matrix, owners, keys
