@@ -292,6 +292,14 @@ def test_refusals_name_the_problem(desk: Desk) -> None:
         "it): decide it once it has ended"
     )
     db.execute("UPDATE encounters SET ended = 1 WHERE id = ?", [rw.review])
+    db.execute("UPDATE encounters SET ended = 0 WHERE id = ?", [rw.unknown])
+    db.conn.commit()
+    with pytest.raises(ActionRefused) as e:  # the agent still adds chips to the new bear
+        desk.service.merge(db, rw.provisional, rw.known_bear, ANNA)
+    assert str(e.value) == (
+        f"{rw.provisional} has an encounter still open at north/cam03: try again once it has ended"
+    )
+    db.execute("UPDATE encounters SET ended = 1 WHERE id = ?", [rw.unknown])
     db.conn.commit()
     with pytest.raises(ActionRefused) as e:
         desk.service.create(db, rw.review, rw.known_bear.upper(), ANNA)

@@ -42,6 +42,7 @@ class IndividualActions(ActionBase):
         self._check_not_open(db, source)
         with transaction(db):
             source, target = get_individual(db, source.id), get_individual(db, target.id)
+            self._check_not_open(db, source)  # again, now that the agent cannot write
             action_id = open_row(db, who, "merge")
             changes = ChangeSet(action_id)
             moved, files = fold(db, changes, source, target, who.name)
@@ -78,6 +79,7 @@ class IndividualActions(ActionBase):
         action: CorrectionAction = "create" if encounter_id is not None else "rename"
         with transaction(db):
             source = get_individual(db, source.id)
+            self._check_not_open(db, source)  # again, now that the agent cannot write
             action_id = open_row(db, who, action)
             changes = ChangeSet(action_id)
             new_id = changes.create_individual(
