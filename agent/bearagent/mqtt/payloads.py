@@ -11,7 +11,6 @@ lone surrogates). They are made valid UTF-8 here, never dropped or put in topics
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from uuid import UUID
 from bearagent.chips.capture import Detection, TimeSource
 from bearagent.decisions import Decision, DecisionRule, Outcome
 from bearagent.matching.knn import Candidate
+from bearagent.mqtt import jsontext as jt
 
 #: Version of the payload format; a change an older consumer cannot read bumps it.
 SCHEMA_VERSION = 2
@@ -143,21 +143,21 @@ def encounter_payload(
         "schema_version": SCHEMA_VERSION,
         "event": channel,
         "event_id": str(event_id),
-        "agent_id": _text(origin.agent_id),
-        "site": _text(origin.site),
-        "camera": _text(origin.camera),
-        "captured_at": _timestamp(origin.chip.captured_at, "captured_at"),
+        "agent_id": jt.text(origin.agent_id),
+        "site": jt.text(origin.site),
+        "camera": jt.text(origin.camera),
+        "captured_at": jt.timestamp(origin.chip.captured_at, "captured_at"),
         "time_source": origin.chip.time_source,
-        "processed_at": _timestamp(processed_at or datetime.now(UTC), "processed_at"),
-        "file": _text(origin.chip.file),
+        "processed_at": jt.timestamp(processed_at or datetime.now(UTC), "processed_at"),
+        "file": jt.text(origin.chip.file),
         "detection": _detection(origin.detection),
-        "model": {"name": _text(model.name), "sha256": model.sha256},
+        "model": {"name": jt.text(model.name), "sha256": model.sha256},
         "decision": decision_fields(decision),
         "top_k": [_candidate(c) for c in decision.candidates],
-        "encounter_id": _text(encounter.encounter_id),
+        "encounter_id": jt.text(encounter.encounter_id),
         "chip_count": encounter.chip_count,
-        "started_at": _timestamp(encounter.started_at, "started_at"),
-        "last_captured_at": _timestamp(encounter.last_captured_at, "last_captured_at"),
+        "started_at": jt.timestamp(encounter.started_at, "started_at"),
+        "last_captured_at": jt.timestamp(encounter.last_captured_at, "last_captured_at"),
     }
     if channel == "unknown":
         if decision.outcome is not Outcome.UNKNOWN or not _is_provisional(decision.individual_id):
@@ -166,22 +166,22 @@ def encounter_payload(
                 f"(unknown-<agent_id>-NNNN), got {decision.outcome} {decision.individual_id!r}"
             )
         body["provisional_id"] = decision.individual_id
-        return _dumps(body)
+        return jt.dumps(body)
     body["type"] = SightingType(kind).value
     if kind is SightingType.MERGED:
         if not encounter.merged_into:
             raise ValueError("a 'merged' event needs the encounter it merged into")
-        body["merged_into"] = _text(encounter.merged_into)
+        body["merged_into"] = jt.text(encounter.merged_into)
     if kind is SightingType.END:
         body["chips"] = [
             {
-                "file": _text(c.file),
-                "captured_at": _timestamp(c.captured_at, "captured_at"),
+                "file": jt.text(c.file),
+                "captured_at": jt.timestamp(c.captured_at, "captured_at"),
                 "time_source": c.time_source,
             }
             for c in encounter.chips[:MAX_END_CHIPS]
         ]
-    return _dumps(body)
+    return jt.dumps(body)
 
 
 def decision_fields(decision: Decision) -> dict[str, Any]:
@@ -193,14 +193,14 @@ def decision_fields(decision: Decision) -> dict[str, Any]:
     rule = decision.rule
     return {
         "status": decision.outcome.value,
-        "individual_id": _optional_text(decision.individual_id),
-        "name": _optional_text(decision.name),
+        "individual_id": jt.optional_text(decision.individual_id),
+        "name": jt.optional_text(decision.name),
         "provisional": bool(decision.provisional),
-        "score": {"name": rule.score, "value": _finite(decision.score, "score")},
-        "similarity": _similarity(decision.similarity),
+        "score": {"name": rule.score, "value": jt.finite(decision.score, "score")},
+        "similarity": jt.similarity(decision.similarity),
         "thresholds": {
-            "known": _finite(rule.known, "known threshold"),
-            "unknown": _finite(rule.unknown, "unknown threshold"),
+            "known": jt.finite(rule.known, "known threshold"),
+            "unknown": jt.finite(rule.unknown, "unknown threshold"),
             "source": rule.source,
         },
     }
@@ -223,21 +223,21 @@ def correction_payload(
     """JSON text of a ``correction`` event: a person's decision on the review page."""
     if action == "undo" and undoes is None:
         raise ValueError("an 'undo' correction names the correction it reverses (undoes)")
-    return _dumps(
+    return jt.dumps(
         {
             "schema_version": SCHEMA_VERSION,
             "event": "correction",
             "event_id": str(event_id),
-            "agent_id": _text(agent_id),
-            "corrected_at": _timestamp(corrected_at or datetime.now(UTC), "corrected_at"),
-            "by": _text(by) or "?",
+            "agent_id": jt.text(agent_id),
+            "corrected_at": jt.timestamp(corrected_at or datetime.now(UTC), "corrected_at"),
+            "by": jt.text(by) or "?",
             "action": action,
-            "encounter_id": _optional_text(encounter_id),
-            "files": [_text(f) for f in files],
+            "encounter_id": jt.optional_text(encounter_id),
+            "files": [jt.text(f) for f in files],
             "before": _identity(before),
             "after": _identity(after),
             "undoes": None if undoes is None else str(undoes),
-            "note": _optional_text(note),
+            "note": jt.optional_text(note),
         }
     )
 
@@ -254,12 +254,12 @@ def stats_payload(
 ) -> str:
     """JSON text of a ``stats`` message."""
     latency = stats.latency_ms
-    return _dumps(
+    return jt.dumps(
         {
             "schema_version": SCHEMA_VERSION,
             "event": "stats",
-            "agent_id": _text(agent_id),
-            "sent_at": _timestamp(sent_at or datetime.now(UTC), "sent_at"),
+            "agent_id": jt.text(agent_id),
+            "sent_at": jt.timestamp(sent_at or datetime.now(UTC), "sent_at"),
             "uptime_s": round(max(0.0, uptime_s), 3),
             "processed": stats.processed,
             "rejected": stats.rejected,
@@ -270,9 +270,9 @@ def stats_payload(
             "refused": refused,
             "decisions": {o.value: int(stats.decisions.get(o.value, 0)) for o in Outcome},
             "latency_ms": {
-                "p50": _latency(latency.p50),
-                "p95": _latency(latency.p95),
-                "p99": _latency(latency.p99),
+                "p50": jt.latency(latency.p50),
+                "p95": jt.latency(latency.p95),
+                "p99": jt.latency(latency.p99),
             },
         }
     )
@@ -292,17 +292,17 @@ def _is_provisional(individual_id: str | None) -> bool:
 
 def _candidate(c: Candidate) -> dict[str, Any]:
     return {
-        "individual_id": _text(c.individual_id),
-        "name": _optional_text(c.name),
-        "similarity": _similarity(c.similarity),
+        "individual_id": jt.text(c.individual_id),
+        "name": jt.optional_text(c.name),
+        "similarity": jt.similarity(c.similarity),
     }
 
 
 def _identity(i: Identity) -> dict[str, Any]:
     return {
         "status": i.status,
-        "individual_id": _optional_text(i.individual_id),
-        "name": _optional_text(i.name),
+        "individual_id": jt.optional_text(i.individual_id),
+        "name": jt.optional_text(i.name),
     }
 
 
@@ -310,59 +310,11 @@ def _detection(d: Detection | None) -> dict[str, Any] | None:
     if d is None:
         return None
     return {
-        "source_frame": _optional_text(d.source_frame),
-        "box": None if d.box is None else [_finite(v, "box") for v in d.box],
-        "score": None if d.score is None else _finite(d.score, "detector score"),
-        "detector": _optional_text(d.detector),
+        "source_frame": jt.optional_text(d.source_frame),
+        "box": None if d.box is None else [jt.finite(v, "box") for v in d.box],
+        "score": None if d.score is None else jt.finite(d.score, "detector score"),
+        "detector": jt.optional_text(d.detector),
     }
-
-
-def _dumps(obj: dict[str, Any]) -> str:
-    # ensure_ascii=False keeps names readable; _text guarantees the result encodes as UTF-8.
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def _text(value: str) -> str:
-    """`value` as valid UTF-8 text: undecodable file-name bytes become U+FFFD."""
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        pass
-    try:  # os.fsdecode keeps undecodable bytes as surrogate escapes: recover them first
-        raw = value.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # other lone surrogates, not from a file name
-        raw = value.encode("utf-8", "replace")
-    return raw.decode("utf-8", "replace")
-
-
-def _optional_text(value: str | None) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _finite(value: float, what: str) -> float:
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number, got {value}")
-    return round(value, 6)
-
-
-def _similarity(value: float) -> float:
-    # float32 dot products of unit vectors can land a hair outside [-1, 1].
-    return min(1.0, max(-1.0, _finite(value, "similarity")))
-
-
-def _latency(value: float | None) -> float | None:
-    return None if value is None else round(max(0.0, float(value)), 3)
-
-
-def _timestamp(value: datetime, what: str) -> str:
-    offset = value.utcoffset()
-    if offset is None:
-        raise ValueError(f"{what} must be timezone-aware (ISO 8601 needs its UTC offset)")
-    if offset.total_seconds() % 60:  # ISO 8601 offsets are whole minutes
-        value = value.astimezone(UTC)
-    return value.isoformat()
 
 
 def decision_from_fields(fields: dict[str, Any], top_k: Sequence[dict[str, Any]]) -> Decision:
