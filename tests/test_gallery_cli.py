@@ -79,6 +79,15 @@ def test_promote_export_import_round_trip(tmp_path: Path) -> None:
     assert ok("promote", first, "--name", "Bruno", "--db", str(db)) == (
         "unknown-0001 is now bear-0001 (Bruno): 2 reference(s)\n"
     )
+    # A person's decision at the command line is audited and published like the page's.
+    ((channel, payload),) = conn.execute("SELECT channel, payload FROM outbox").fetchall()
+    correction = json.loads(payload)
+    assert (channel, correction["action"], correction["after"]["name"]) == (
+        "correction",
+        "rename",
+        "Bruno",
+    )
+    assert correction["by"].endswith("(command line)")
     out = tmp_path / "gallery.json.gz"
     assert ok("export", str(out), "--db", str(db)) == (
         f"exported 2 individual(s), 3 reference(s) to {out}\n"

@@ -8,6 +8,7 @@ prints what it did; library errors become one-line ``Error: ...`` messages.
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from bearagent.errors import BearIdError
 from bearagent.gallery.calibration import GalleryCalibration, calibrate_gallery, settings_from
 from bearagent.gallery.reference_thumbnails import backfill as backfill_thumbnails
 from bearagent.modelcard import load_model_card
+from bearagent.review import schema as review_schema
+from bearagent.review.actions import Reviewer, ReviewService
 from bearagent.runtime import Embedder, RuntimeConfig, open_embedder
 
 
@@ -39,6 +42,17 @@ def _open(db_path: Path, *, create: bool = False) -> sqlite_utils.Database:
 
 def _embedder(model: Path) -> Embedder:
     return open_embedder(RuntimeConfig(model=model, warm_up=False))
+
+
+def _review(db: sqlite_utils.Database, cfg: AgentConfig) -> ReviewService:
+    """The review page's actions (audit row, correction event), for changes made here."""
+    review_schema.ensure_schema(db)
+    return ReviewService(cfg)
+
+
+def _person() -> Reviewer:
+    """Who is at the command line."""
+    return Reviewer(f"{getpass.getuser()} (command line)")
 
 
 def _calibrate(db: sqlite_utils.Database, cfg: AgentConfig) -> GalleryCalibration | None:
@@ -180,9 +194,10 @@ def show_command(individual: str, cfg: AgentConfig) -> None:
 @click.argument("name")
 @config_options
 def rename_command(individual: str, name: str, cfg: AgentConfig) -> None:
-    """Give INDIVIDUAL (id or name) the new NAME."""
-    db_path = cfg.agent.database_path
-    p = gallery.rename(_open(db_path), individual, name)
+    """Give INDIVIDUAL (id or name) the new NAME (audited, published as a correction)."""
+    db = _open(cfg.agent.database_path)
+    _review(db, cfg).rename(db, gallery.get_individual(db, individual).id, name, _person())
+    p = gallery.get_individual(db, name)
     click.echo(f"{p.id} is now called {p.name}")
 
 
@@ -207,10 +222,24 @@ def remove_command(individual: str, cfg: AgentConfig, yes: bool) -> None:
 @click.option("--name", required=True, help="Name of the individual it becomes or joins.")
 @config_options
 def promote_command(unknown_id: str, name: str, cfg: AgentConfig) -> None:
-    """Name provisional UNKNOWN_ID; with an existing NAME, merge it into that individual."""
-    db_path = cfg.agent.database_path
-    db = _open(db_path)
-    p = gallery.promote(db, unknown_id, name)
+    """Name provisional UNKNOWN_ID; with an existing NAME, merge it into that individual.
+
+    As on the review page: one audited transaction that moves its references,
+    sightings and encounters and publishes the correction (undo it there).
+    """
+    db = _open(cfg.agent.database_path)
+    source = gallery.get_individual(db, unknown_id)
+    if source.kind != "provisional":
+        raise gallery.NotProvisional(
+            f"{source.id} ({source.label}) is already a named individual: use "
+            "`bearagent gallery rename` to change its name"
+        )
+    service, target = _review(db, cfg), gallery.find_by_name(db, name)
+    if target is not None and gallery.get_individual(db, target).kind == "known":
+        service.merge(db, source.id, target, _person())
+    else:
+        service.name_provisional(db, source.id, name, _person())
+    p = gallery.get_individual(db, name)
     click.echo(f"{unknown_id} is now {p.id} ({p.name}): {p.references} reference(s)")
     _calibrate(db, cfg)
 
