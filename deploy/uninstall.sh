@@ -10,7 +10,7 @@ usage() {
   cat <<'EOF'
 Usage: deploy/uninstall.sh [OPTIONS]
 
-Stop and remove the 'bearagent' service and /opt/bearagent. Kept: /var/lib/bearagent
+Stop and remove the 'bearagent' and 'bearagent-review' services and /opt/bearagent. Kept: /var/lib/bearagent
 (gallery, ledger, outbox), /etc/bearagent (config, credentials), the local Mosquitto
 settings and the user 'bearagent', so a later install.sh picks up where it left off.
 
@@ -40,6 +40,8 @@ done
 
 VENV_DIR=$ROOT/opt/bearagent/venv ETC=$ROOT/etc/bearagent CONFIG=$ROOT/etc/bearagent/config.toml
 UNIT=$ROOT/etc/systemd/system/bearagent.service DROPIN=$ROOT/etc/systemd/system/bearagent.service.d
+REVIEW_UNIT=$ROOT/etc/systemd/system/bearagent-review.service
+REVIEW_DROPIN=$ROOT/etc/systemd/system/bearagent-review.service.d
 
 # shellcheck source=deploy/common.sh
 . "$HERE/common.sh"
@@ -47,6 +49,9 @@ UNIT=$ROOT/etc/systemd/system/bearagent.service DROPIN=$ROOT/etc/systemd/system/
 stop_service() {
   if [ -n "$ROOT" ]; then log "--root: not calling systemctl"; return 0; fi
   if ! systemd_running; then log "systemd is not running here: nothing to stop"; return 0; fi
+  if systemctl list-unit-files bearagent-review.service >/dev/null 2>&1; then
+    systemctl disable --now --quiet bearagent-review.service || true
+  fi
   if systemctl list-unit-files bearagent.service >/dev/null 2>&1; then
     # Stopping lets the agent finish its batch and keep the unsent outbox on disk.
     systemctl disable --now --quiet bearagent.service || true
@@ -55,10 +60,14 @@ stop_service() {
 
 remove_unit() {
   rm -f "$UNIT" "$DROPIN/watch-roots.conf" "$DROPIN/gpu.conf"
+  rm -f "$REVIEW_UNIT" "$REVIEW_DROPIN/watch-roots.conf"
   # Drop-ins the administrator wrote (systemctl edit) stay, and so does their folder.
-  rmdir "$DROPIN" 2>/dev/null || true
-  if systemd_running; then systemctl daemon-reload; systemctl reset-failed bearagent 2>/dev/null || true; fi
-  log "removed the unit bearagent.service"
+  rmdir "$DROPIN" "$REVIEW_DROPIN" 2>/dev/null || true
+  if systemd_running; then
+    systemctl daemon-reload
+    systemctl reset-failed bearagent bearagent-review 2>/dev/null || true
+  fi
+  log "removed the units bearagent.service and bearagent-review.service"
 }
 
 remove_user() {

@@ -375,3 +375,14 @@ def test_install_adds_the_review_page_unit_with_its_credential(tmp_path: Path) -
     (root / "etc/bearagent/review-password").write_text("$argon2id$kept\n")
     install(root, "--cpu", "--upgrade")
     assert (root / "etc/bearagent/review-password").read_text() == "$argon2id$kept\n"
+
+
+def test_uninstall_removes_the_review_page_unit_too(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    install(root, "--cpu", "--watch", "/traps/north")
+    units = root / "etc/systemd/system"
+    assert (units / "bearagent-review.service").exists()
+    out = uninstall(root)
+    assert "removed the units bearagent.service and bearagent-review.service" in out
+    assert not (units / "bearagent-review.service").exists()
+    assert not (units / "bearagent-review.service.d").exists()

@@ -105,8 +105,13 @@ def _v2(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    # The review page and `gallery export` find a chip's sighting (and thumbnail) by file.
+    db.execute("CREATE INDEX sighting_file ON sightings (file)")
+
+
 #: The gallery's migrations, oldest first; append, never edit.
-STEPS: list[Migration] = [_v1, _v2]
+STEPS: list[Migration] = [_v1, _v2, _v3]
 
 
 def ensure_schema(db: sqlite_utils.Database) -> sqlite_utils.Database:
