@@ -2,7 +2,8 @@
 
 The review page and `gallery export` show them, so they never depend on chip
 files that may since have been moved or deleted. A thumbnail is at most
-`MAX_SIDE` pixels on its longer side (aspect kept), about 5-10 KB.
+`MAX_SIDE` pixels on its longer side (aspect kept), about 3-6 KB: a year of a busy
+camera's chips in a few hundred MB.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from bearagent.store import Migration, migrate
 
 COMPONENT = "thumbnails"
 #: Longest side of a thumbnail, in pixels.
-MAX_SIDE = 192
+MAX_SIDE = 160
 #: JPEG quality of thumbnails.
-QUALITY = 85
+QUALITY = 80
 
 Kind = Literal["reference", "sighting"]
 

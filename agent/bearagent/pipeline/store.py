@@ -10,8 +10,9 @@ every component's schema is created or upgraded.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import sqlite_utils
@@ -65,6 +66,16 @@ class WorkerStore:
         """Reads outside a batch (gallery search, ledger look-ups), errors typed likewise."""
         with store_errors(self.db):
             yield self
+
+    def reclaim(self) -> None:
+        """After a full disk: fold the write-ahead log into the database and cut it back.
+
+        In WAL mode the log only shrinks when it is truncated; on a small disk a log
+        grown to its checkpoint size can keep the disk full after space was freed.
+        A failure here (the disk still full, a reader in the way) changes nothing.
+        """
+        with suppress(sqlite3.Error):
+            self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def close(self) -> None:
         """Close the connection."""

@@ -38,7 +38,7 @@ from bearagent.pipeline.stages import (
 from bearagent.pipeline.stats import AgentStats
 from bearagent.pipeline.store import WorkerStore
 from bearagent.runtime.base import Embedder
-from bearagent.store import StoreError
+from bearagent.store import DiskFull, StoreError
 from bearagent.watch import ChipSource, WatchConfig
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,8 @@ class ChipWorker:
                 # the database works again end the encounters committed before the
                 # failure, as after a crash (else their 'end' never comes).
                 log.error("%s; retrying in %.0f s", e, self.settings.retry_s)
+                if isinstance(e, DiskFull):
+                    self.store.reclaim()
                 self.tracker.forget()
                 recover = True
                 for arrival in item.arrivals:

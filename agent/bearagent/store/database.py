@@ -18,6 +18,10 @@ import sqlite_utils
 from bearagent.errors import BearIdError
 
 BUSY_TIMEOUT_MS = 10_000
+#: Pages in the write-ahead log that trigger a checkpoint (4 KiB pages: about 1 MiB).
+WAL_CHECKPOINT_PAGES = 256
+#: Bytes the write-ahead log is cut back to after a checkpoint.
+WAL_SIZE_LIMIT = 1 << 20
 
 
 class StoreError(BearIdError):
@@ -83,6 +87,11 @@ def open_database(path: Path) -> sqlite_utils.Database:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
+        # Fold the write-ahead log back into the database every ~1 MiB and cut the file
+        # back to that size: a log left at its high-water mark can keep a small disk full
+        # (the checkpoint that would empty it needs room to grow the database).
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as e:
         raise sqlite_error(e, path) from e
