@@ -205,7 +205,9 @@ def test_an_announced_track_that_merges_says_which_encounter_it_merged_into() ->
     store = Store()
     store.enrol("otis", unit(1, 0))
     store.enrol("holly", unit(0, 0, 1))
-    tracker = make(store, same=0.9, rule=DecisionRule("best", 0.97, 0.3))
+    tracker = make(
+        store, same=0.9, rule=DecisionRule("best", 0.97, 0.3), proposal_merge_similarity=0.99
+    )
     a = feed(tracker, chip(store, unit(1, 0.3), 0))  # ~0.958: review
     b = feed(tracker, chip(store, unit(1, -0.3), 1))  # another track, also in review
     assert [e.decision.outcome for e in a + b] == [Outcome.REVIEW, Outcome.REVIEW]
@@ -221,6 +223,37 @@ def test_an_announced_track_that_merges_says_which_encounter_it_merged_into() ->
         4,
         "otis",
     )
+
+
+def test_tracks_the_gallery_gives_the_same_proposal_merge_at_a_lower_likeness() -> None:
+    """A bear's second track is only ~0.83 like its first (below the 0.9 same-individual
+    similarity), but both propose the same bear: one encounter, whose chips together are
+    plainly that bear (each alone was only good enough for review)."""
+    store = Store()
+    store.enrol("otis", unit(1, 0))
+    store.enrol("holly", unit(0, 0, 1))
+    rule = DecisionRule("best", 0.99, 0.3)  # everything here is in review
+    apart = make(store, same=0.9, rule=rule, proposal_merge_similarity=0.95)
+    joined = make(store, same=0.9, rule=rule, proposal_merge_similarity=0.5)
+    chips = [chip(store, unit(1, 0.3), 0), chip(store, unit(1, -0.3), 1)]
+    feed(apart, *chips)
+    feed(joined, *chips)
+    assert apart.open_count == 2 and joined.open_count == 1
+    (end,) = joined.end_all()
+    assert (end.chip_count, end.decision.outcome, end.decision.individual_id) == (
+        2,
+        Outcome.KNOWN,
+        "otis",
+    )
+
+
+def test_two_bears_with_the_same_proposal_stay_apart_when_unlike() -> None:
+    store = Store()
+    store.enrol("otis", unit(1, 0, 0))
+    rule = DecisionRule("best", 0.99, 0.1)
+    tracker = make(store, same=0.9, rule=rule, proposal_merge_similarity=0.5)
+    feed(tracker, chip(store, unit(1, 1, 0), 0), chip(store, unit(1, -1, 0), 1))
+    assert tracker.open_count == 2  # both nearest otis, but only 0.0 alike
 
 
 def test_quiet_track_ends_by_wall_clock() -> None:

@@ -43,6 +43,15 @@ class EncounterConfig(BaseModel):
         "recent chips) at or above which the chip joins it; below, it opens a new track. "
         "Default: the model card's tracks.same_individual (calibrated by bear-train).",
     )
+    proposal_merge_similarity: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        description="Two open tracks of one camera whose best gallery candidate is the same "
+        "merge when their means are at least this alike (below same_individual: the gallery "
+        "agrees they are one bear). Default: half the same-individual similarity (on the "
+        "cattle faces, bench/bench_tracks.py: 27 % fewer spurious encounters, purity 0.99).",
+    )
     recent_chips: int = Field(
         default=5,
         ge=0,

@@ -83,10 +83,20 @@ class EncounterTracker:
         same_individual: float,
         store: IdentityStore,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        merge_similarity: float | None = None,
     ) -> None:
         self.cfg = cfg
         self.rules = rules
         self.same_individual = same_individual
+        #: Two open tracks whose means are at least this alike are one individual.
+        self.merge_similarity = same_individual if merge_similarity is None else merge_similarity
+        #: ... or this alike, when the gallery's best candidate is the same for both.
+        self.proposal_merge_similarity = (
+            cfg.proposal_merge_similarity
+            if cfg.proposal_merge_similarity is not None
+            else same_individual / 2
+        )
         self.store = store
         self.clock = clock
         self._open: dict[str, list[Track]] = {}  # camera -> its open tracks, oldest first
@@ -259,22 +269,18 @@ class EncounterTracker:
         return None
 
     def _merge_same(self, camera: str) -> tuple[list[EncounterEvent], list[Track]]:
-        """Merge the camera's open tracks that were decided as the same known individual.
+        """Merge the camera's open tracks that are one individual: decided as the same known
+        individual, or alike (their means at least the merge similarity; a chip alone is
+        noisier than a track's mean, so one bear's burst can start a second track).
 
-        The oldest keeps every chip; a merged track that was announced ends with a
+        The older keeps every chip; a merged track that was announced ends with a
         ``merged`` event, one that was not (it just began) leaves no trace. Returns the
         events and the tracks that absorbed others (re-decided, still to announce).
         """
         events: list[EncounterEvent] = []
         keeps: list[Track] = []
-        by_individual: dict[str, Track] = {}
-        for track in list(self._open.get(camera, [])):
-            d = track.decision
-            if d is None or d.outcome is not Outcome.KNOWN or d.individual_id is None:
-                continue
-            keep = by_individual.setdefault(d.individual_id, track)
-            if keep is track:
-                continue
+        while (pair := self._pair_to_merge(camera)) is not None:
+            keep, track = pair
             self._open[camera].remove(track)
             if track.announced:
                 assert track.best_chip is not None
@@ -286,6 +292,29 @@ class EncounterTracker:
             if keep not in keeps:
                 keeps.append(keep)
         return events, keeps
+
+    def _pair_to_merge(self, camera: str) -> tuple[Track, Track] | None:
+        """(older, younger) open tracks of `camera` that are one individual, if any."""
+        tracks = self._open.get(camera, [])
+        known: dict[str, Track] = {}
+        for track in tracks:
+            d = track.decision
+            if d is not None and d.outcome is Outcome.KNOWN and d.individual_id is not None:
+                if d.individual_id in known:
+                    return known[d.individual_id], track
+                known[d.individual_id] = track
+        best: tuple[float, Track, Track] | None = None
+        for i, older in enumerate(tracks):
+            for younger in tracks[i + 1 :]:
+                if _kept_apart(older, younger, self.cfg.gap_s):
+                    continue
+                alike = float(older.mean() @ younger.mean())
+                bar = self.merge_similarity
+                if _same_proposal(older, younger):  # the gallery agrees: a lower bar
+                    bar = min(bar, self.proposal_merge_similarity)
+                if alike >= bar and (best is None or alike > best[0]):
+                    best = (alike, older, younger)
+        return None if best is None else (best[1], best[2])
 
     def _end(self, track: Track) -> list[EncounterEvent]:
         """The track's last events: a deferred `new` or an `update` if due, then its `end`."""
@@ -334,3 +363,25 @@ class EncounterTracker:
             chips=tuple(sorted(chips, key=lambda c: c.captured_at)),
             merged_into=merged_into,
         )
+
+
+def _kept_apart(a: Track, b: Track, gap_s: float) -> bool:
+    """Tracks that must not merge on likeness alone: decided as two different known
+    individuals, both already strangers with their own provisional individuals, or
+    not within the gap of each other."""
+    da, db = a.decision, b.decision
+    if (
+        da is not None and db is not None and da.outcome is Outcome.KNOWN
+        and db.outcome is Outcome.KNOWN and da.individual_id != db.individual_id
+    ):  # fmt: skip
+        return True
+    if a.provisional_id is not None and b.provisional_id is not None:
+        return True
+    return not (a.within_gap(b.started_at, gap_s) or b.within_gap(a.started_at, gap_s))
+
+
+def _same_proposal(a: Track, b: Track) -> bool:
+    """Whether two tracks' decisions have the same best candidate."""
+    pa = a.decision.proposal if a.decision is not None else None
+    pb = b.decision.proposal if b.decision is not None else None
+    return pa is not None and pb is not None and pa.individual_id == pb.individual_id
