@@ -133,7 +133,7 @@ def bench_run(name: str, run: Path, out: Path, verify: bool, onnx: bool) -> None
     gallery, _ = embed(model, split, ckpt, "train")
     test, per_chip = embed(model, split, ckpt, "test")
     base = evaluate_subset(split.kind, gallery, test, KS, "test").metrics
-    print(row(f"trained ({ckpt.epoch} of {epochs(run)} epochs)", base, 1000 * per_chip))
+    print(row(f"trained (best: epoch {ckpt.epoch} of {epochs(run)})", base, 1000 * per_chip))
     flip_model = FlipAveraged(model).eval()
     f_gallery, _ = embed(flip_model, split, ckpt, "train")
     f_test, f_chip = embed(flip_model, split, ckpt, "test")
