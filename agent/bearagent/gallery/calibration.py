@@ -90,6 +90,13 @@ class StoredCalibration:
     figures: dict[str, float | int]
 
 
+def _factorize(values: list[str]) -> tuple[NDArray[np.int64], int]:
+    """Each value's index among the distinct values (first seen first), and how many."""
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int64, len(values))
+    return codes, len(index)
+
+
 def leave_out_scores(
     embeddings: NDArray[np.float32],
     individuals: list[str],
@@ -98,37 +105,44 @@ def leave_out_scores(
     max_queries: int = 1000,
     seed: int = 0,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], int]:
-    """(genuine scores, genuine top-1 correct, stranger scores, eligible individuals)."""
-    ids = np.asarray(individuals, dtype=str)
-    keys = np.char.add(np.char.add(ids, "\x00"), np.asarray(encounters, dtype=str))
-    order = np.argsort(ids, kind="stable")
-    ids, keys, refs = ids[order], keys[order], np.asarray(embeddings, np.float32)[order]
-    names, starts = np.unique(ids, return_index=True)
-    enc_keys, enc_of = np.unique(keys, return_inverse=True)
-    owner = np.searchsorted(names, ids)  # individual index of each reference
-    enc_owner = np.zeros(len(enc_keys), dtype=np.int64)
-    enc_owner[enc_of] = owner
-    per_individual = np.bincount(enc_owner, minlength=len(names))
-    means = np.zeros((len(enc_keys), refs.shape[1]), np.float64)
-    np.add.at(means, enc_of, refs)
-    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-    queries = np.arange(len(enc_keys))
-    if len(queries) > max_queries:
+    """(genuine scores, genuine top-1 correct, stranger scores, eligible individuals).
+
+    Memory stays near the references themselves: only the sampled encounters' means
+    are formed, and each block of queries masks its own rows in place.
+    """
+    owner_of, _ = _factorize(individuals)
+    order = np.argsort(owner_of, kind="stable")
+    grouped = bool(np.all(order == np.arange(len(order))))  # as the database returns them
+    refs = np.asarray(embeddings, np.float32)
+    refs = refs if grouped else refs[order]  # no second copy of a large gallery when grouped
+    owner = owner_of[order]
+    encounter_of, n_encounters = _factorize(
+        [f"{individuals[i]}\x00{encounters[i]}" for i in order.tolist()]
+    )
+    starts = np.flatnonzero(np.append(True, owner[1:] != owner[:-1]))
+    enc_owner = np.zeros(n_encounters, np.int64)
+    enc_owner[encounter_of] = owner
+    per_individual = np.bincount(enc_owner, minlength=len(starts))
+    queries = np.arange(n_encounters)
+    if n_encounters > max_queries:
         queries = np.sort(np.random.default_rng(seed).choice(queries, max_queries, replace=False))
+    rows_of = _rows_of_encounters(encounter_of, queries)
     genuine, correct, strangers = [], [], []
     for lo in range(0, len(queries), _BLOCK):
         q = queries[lo : lo + _BLOCK]
-        sims = means[q].astype(np.float32) @ refs.T  # (B, N)
-        by_individual = np.maximum.reduceat(sims, starts, axis=1)  # (B, M)
+        means = np.stack([refs[rows_of[e]].sum(axis=0) for e in q.tolist()])
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        sims = means @ refs.T  # (B, N)
         own = enc_owner[q]
-        rows = np.arange(len(q))
-        alone = by_individual.copy()
-        alone[rows, own] = -np.inf  # leave the whole individual out: a stranger
+        block = np.arange(len(q))
+        alone = np.maximum.reduceat(sims, starts, axis=1)  # (B, M)
+        alone[block, own] = -np.inf  # leave the whole individual out: a stranger
         strangers.append(_scores(alone, score))
+        for r, e in enumerate(q.tolist()):
+            sims[r, rows_of[e]] = -np.inf  # leave the query's own encounter out
         has_more = per_individual[own] >= 2
         if has_more.any():
-            masked = np.where(enc_of[None, :] == q[:, None], -np.inf, sims)[has_more]
-            left = np.maximum.reduceat(masked, starts, axis=1)  # own encounter left out
+            left = np.maximum.reduceat(sims[has_more], starts, axis=1)
             genuine.append(_scores(left, score))
             correct.append(np.argmax(left, axis=1) == own[has_more])
     cat = np.concatenate
@@ -140,8 +154,22 @@ def leave_out_scores(
     )
 
 
+def _rows_of_encounters(
+    encounter_of: NDArray[np.int64], wanted: NDArray[np.int64]
+) -> dict[int, NDArray[np.int64]]:
+    """The reference rows of each wanted encounter."""
+    keep = np.isin(encounter_of, wanted)
+    rows = np.flatnonzero(keep)
+    out: dict[int, list[int]] = {}
+    for row, e in zip(rows.tolist(), encounter_of[keep].tolist(), strict=True):
+        out.setdefault(e, []).append(row)
+    return {e: np.asarray(r, np.int64) for e, r in out.items()}
+
+
 def _scores(by_individual: NDArray[np.float32], score: str) -> NDArray[np.float64]:
     k = min(NEIGHBOURS, by_individual.shape[1])
+    if by_individual.shape[1] > k:
+        by_individual = -np.partition(-by_individual, k - 1, axis=1)[:, :k]
     top = -np.sort(-by_individual, axis=1)[:, :k].astype(np.float64)
     top[~np.isfinite(top)] = np.nan
     return open_set_score(score, top)
