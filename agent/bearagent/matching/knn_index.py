@@ -47,7 +47,7 @@ class KnnIndex:
     """References of many individuals, searched for the best individuals per query.
 
     Rows are kept in a few parts, each grouped by owner: a gallery snapshot, plus
-    references appended since (`add`), merged back into one part now and then.
+    references appended since (`add`), which are merged together now and then.
     """
 
     def __init__(
@@ -123,11 +123,17 @@ class KnnIndex:
             self._compact()
 
     def _compact(self) -> None:
-        """Merge all parts into one (a copy of every row, so done rarely)."""
-        matrix = np.concatenate([p.matrix for p in self._parts])
+        """Merge the appended parts into one, leaving the first (largest) part alone.
+
+        Merging everything would briefly hold two more copies of every reference
+        (10^5 references: about 100 MB); the appended parts are the agent's own few
+        provisional references since the last full load.
+        """
+        big, *small = self._parts
+        matrix = np.concatenate([p.matrix for p in small])
         owners = np.concatenate([np.repeat(p.groups, np.diff(p.starts, append=len(p.matrix)))
-                                 for p in self._parts])  # fmt: skip
-        self._parts = [_grouped(matrix, owners)]
+                                 for p in small])  # fmt: skip
+        self._parts = [big, _grouped(matrix, owners)]
 
     def search(self, queries: np.ndarray, k: int = 5) -> list[list[Candidate]]:
         """The top-k individuals for each (E,) or (Q, E) L2-normalised query, best first."""

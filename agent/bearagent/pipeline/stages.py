@@ -23,7 +23,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -50,6 +50,7 @@ class Batch:
 
     arrivals: list[Arrival]
     outcomes: list[Outcome]
+    inputs: np.ndarray | None = None  # the network input of the `Decoded` outcomes, until embedded
     embeddings: np.ndarray | None = None  # rows of the `Decoded` outcomes, in order
 
     @property
@@ -136,6 +137,18 @@ class _NoLedger(Ledger):
         return False
 
 
+def _with_inputs(batch: Batch) -> Batch:
+    """The batch with its chips' tensors stacked into one input (and dropped from each chip)."""
+    decoded = batch.decoded
+    tensors = [d.tensor for d in decoded if d.tensor is not None]
+    if not tensors:
+        return batch
+    batch.inputs = np.stack(tensors)
+    light = {id(d): replace(d, tensor=None) for d in decoded}
+    batch.outcomes = [light.get(id(o), o) for o in batch.outcomes]
+    return batch
+
+
 class IntakeStage:
     """Watcher queue -> decoded, preprocessed batches on `out`."""
 
@@ -164,7 +177,7 @@ class IntakeStage:
                         )
                         if arrivals:
                             outcomes = self._take_in(_by_path(arrivals), ledger, pool)
-                            self.out.put(Batch(arrivals, outcomes))
+                            self.out.put(_with_inputs(Batch(arrivals, outcomes)))
             finally:
                 ledger.db.conn.close()
         except BaseException as e:  # the record stage raises it: the agent stops
@@ -201,11 +214,9 @@ class EmbedStage:
         """Until the stage before stops (then stop too); its failure is handed on."""
         try:
             while isinstance(item := self.inbox.get(), Batch):
-                decoded = item.decoded
-                if decoded:
-                    item.embeddings = self.embedder.embed(
-                        np.stack([d.tensor for d in decoded if d.tensor is not None])
-                    )
+                if item.inputs is not None:
+                    item.embeddings = self.embedder.embed(item.inputs)
+                    item.inputs = None  # the input tensors need not wait for the database
                 self.out.put(item)
             if item is not None:
                 self.out.put(item)  # a Failure from intake
