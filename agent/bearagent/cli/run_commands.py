@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from bearagent.cli.options import CONFIG_HELP, SET_HELP, toml_string
 from bearagent.config import AgentConfig, ConfigError, load_config
 from bearagent.config.reference import render_reference
 from bearagent.logs import configure_logging
+from bearagent.runtime.allocator import compact_allocator
 
 
 def build_config(
@@ -93,6 +95,9 @@ def run_command(
         mqtt_port=mqtt_port,
     )
     configure_logging(cfg.agent.log_level)
+    # Process-wide and before any thread starts: so here, not in Agent.
+    if cfg.agent.compact_memory and (applied := compact_allocator()):
+        logging.getLogger("bearagent").info("allocator: %s", ", ".join(applied))
     agent = Agent(cfg)
     agent.start()
     agent.wait()

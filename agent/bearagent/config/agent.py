@@ -45,6 +45,13 @@ class AgentSection(BaseModel):
         description="Where events go: 'mqtt' (the broker in [mqtt], store and forward), or "
         "'stdout' for a box without a broker (JSON lines; everything is still recorded).",
     )
+    compact_memory: bool = Field(
+        default=True,
+        description="Limit glibc's malloc to 2 arenas and serve blocks of 128 KiB or more "
+        "with mmap, so the buffers of finished batches go back to the system (10^5 "
+        "references: peak RSS about 390 MB instead of 460). Skipped on other C libraries "
+        "and where MALLOC_ARENA_MAX or MALLOC_MMAP_THRESHOLD_ is set in the environment.",
+    )
 
     @field_validator("id")
     @classmethod

@@ -61,6 +61,9 @@ class OnnxRuntimeEmbedder(Embedder):
         options.intra_op_num_threads = config.intra_op_threads
         options.inter_op_num_threads = config.inter_op_threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not config.spin_wait:  # the cores are shared with decode and the database
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         providers = [_with_options(p, config) for p in choice.chosen]
         try:
             self._session: Any = ort.InferenceSession(

@@ -8,6 +8,7 @@ UTF-8 is carried as text with its odd bytes escaped (so SQLite and JSON accept i
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 import stat
@@ -80,13 +81,19 @@ class PathRules:
         return ChipSource(path, root, relative, site, camera)
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved_root(root: Path) -> Path:
+    """A watch root without symlinks (resolved once: it is checked for every chip)."""
+    return root.resolve()
+
+
 def read_chip(source: ChipSource, max_bytes: int) -> bytes:
     """The file's bytes, refusing symlinks out of the root, non-files and oversized files."""
     try:
         real = source.path.resolve(strict=True)
     except (FileNotFoundError, RuntimeError) as e:  # RuntimeError: a symlink loop
         raise ChipRejected("vanished", f"{source.relative}: {e}") from e
-    root = source.root.resolve()
+    root = _resolved_root(source.root)
     if not real.is_relative_to(root):
         raise OutsideWatchRoot(
             f"{source.relative}: resolves to {real}, outside the watch root {root}"
