@@ -73,11 +73,12 @@ class LiveSubscriber:
         decision = event["decision"]
         who = decision["name"] or decision["individual_id"] or f"({decision['status']})"
         label = "UNKNOWN BEAR" if topic == "unknown" else f"sighting {event['type']:<6}"
-        known = decision["thresholds"]["known"]
+        # The score is what the thresholds apply to (a margin need not be a similarity).
+        score, limits = decision["score"], decision["thresholds"]
         self.say(
-            f"  mqtt {label}  {event['camera']}  {who:<14} similarity "
-            f"{decision['similarity']:.3f} (known from {known:.3f}), "
-            f"{event['chip_count']} chip(s)"
+            f"  mqtt {label}  {event['camera']}  {who:<14} {score['name']} "
+            f"{score['value']:.3f} (known from {limits['known']:.3f}, unknown below "
+            f"{limits['unknown']:.3f}), {event['chip_count']} chip(s)"
         )
         with self.lock:
             self.seen.setdefault(drop_number(event["file"]), Seen()).events.append(event)
