@@ -87,11 +87,16 @@ def test_broker_power_cut_mid_stream_loses_nothing_it_had_not_acknowledged(
     Everything it had not acknowledged is still in our outbox, and must arrive."""
     before = subscribe(broker, "bearid/+/sighting")
     ids = fill_outbox(database, 400)
-    # Reconnect tries at about 1 s and 3 s after the cut; the broker is back at 1.5 s.
-    publisher = start_publisher(broker, inflight=5, reconnect_min_s=1.0, reconnect_max_s=4.0)
+    # Reconnect tries at about 2 s and 6 s after the cut; the broker is back at 2.5 s, so
+    # the subscriber below has about 3.5 s to subscribe before the publisher returns
+    # (messages published before a subscription exists are never delivered to it).
+    publisher = start_publisher(broker, inflight=5, reconnect_min_s=2.0, reconnect_max_s=8.0)
     wait_until(lambda: publisher.counters().published >= 50, what="50 events acknowledged")
     broker.kill()
     cut = time.monotonic()
+    # PUBACKs read from the socket before the reset are handled before the loss (one
+    # queue, in order): once the publisher has seen the loss, no acknowledgement is late.
+    wait_until(lambda: not publisher.counters().connected, what="the publisher saw the cut")
     wait_until(
         lambda: outbox_size(database) == len(ids) - publisher.counters().published,
         what="acknowledged rows deleted",
@@ -99,16 +104,20 @@ def test_broker_power_cut_mid_stream_loses_nothing_it_had_not_acknowledged(
     unacknowledged = helpers.outbox_event_ids(database)
     later = fill_outbox(database, 50)  # the pipeline goes on during the outage
     publisher.notify()
-    seen = {helpers.event_id(m.payload) for m in before.drain(0.2)}
+    # A subscriber that shares the CPU with the suite may lag: let it catch up.
+    seen = {helpers.event_id(m.payload) for m in before.drain(1.0)}
     before.close()
-    time.sleep(max(0.0, 1.5 - (time.monotonic() - cut)))
+    time.sleep(max(0.0, 2.5 - (time.monotonic() - cut)))
     broker.start()
     after = subscribe(broker, "bearid/+/sighting")  # the killed broker forgot every session
     assert not publisher.counters().connected, "test timing: publisher back before subscriber"
     must = [i for i in unacknowledged + later if i not in seen]
     seen.update(collect_events(after, must, timeout=60))
     lost = set(ids) - seen
-    assert len(lost) <= 5  # at most the in-flight window, acknowledged just before the cut
+    # What the killed broker had acknowledged but not yet handed to the subscriber: at
+    # most our in-flight window plus Mosquitto's own QoS 1 window towards that subscriber
+    # (max_inflight_messages, 20), when the subscriber lags on a loaded machine.
+    assert len(lost) <= 5 + 20
     assert 0 < len(unacknowledged) < len(ids)
     wait_until(lambda: outbox_size(database) == 0, what="outbox drained")
 
