@@ -81,7 +81,7 @@ def test_sighting_payload(kind: SightingType) -> None:
     eid = uuid.uuid4()
     doc = validate(sample_sighting(eid, kind=kind, n=3), "sighting")
     assert doc["event"] == "sighting" and doc["type"] == kind.value
-    assert doc["event_id"] == str(eid) and doc["schema_version"] == 2
+    assert doc["event_id"] == str(eid) and doc["schema_version"] == 3
     assert doc["captured_at"] == "2026-05-14T06:15:02+02:00"
     assert doc["time_source"] == "filename"
     assert doc["processed_at"] == "2026-05-14T04:15:03.250000+00:00"
@@ -97,7 +97,7 @@ def test_sighting_payload(kind: SightingType) -> None:
     assert [c["individual_id"] for c in doc["top_k"]] == ["bear-0007", "bear-0002"]
     assert doc["model"] == {"name": MODEL.name, "sha256": MODEL.sha256}
     assert (doc["encounter_id"], doc["chip_count"]) == ("enc-000003", 3)
-    assert ("chips" in doc) == (kind is SightingType.END)
+    assert ("chips" in doc) == (kind in (SightingType.END, SightingType.AMENDED))
     assert ("merged_into" in doc) == (kind is SightingType.MERGED)
 
 

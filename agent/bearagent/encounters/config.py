@@ -35,6 +35,14 @@ class EncounterConfig(BaseModel):
         description="An encounter ends (its 'end' event is sent) when it has received no chip "
         "for this many seconds of wall-clock time. Default: gap_s.",
     )
+    late_chips_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="An ended encounter still takes a late chip (one captured within its span "
+        "plus the gap: a rescan, a card copied in any order) for this many seconds of "
+        "wall-clock time after it ended; it is then amended and announced again with an "
+        "'amended' event. 0: a late chip opens a new encounter.",
+    )
     same_individual: float | None = Field(
         default=None,
         ge=-1.0,

@@ -110,11 +110,19 @@ def save(db: sqlite_utils.Database, row: EncounterRow) -> None:
     )
 
 
+def reopen(db: sqlite_utils.Database, encounter_ids: list[str]) -> None:
+    """Mark ended encounters open again (late chips joined them; inside the caller's
+    transaction)."""
+    for encounter_id in encounter_ids:
+        db.execute("UPDATE encounters SET ended = 0 WHERE id = ?", [encounter_id])
+
+
 def recover_open(db: sqlite_utils.Database) -> list[tuple[str, str]]:
     """The ``end`` of every encounter a crash left open, as (event_id, payload); marks them ended.
 
     Each is the encounter's last event re-issued as its ``end`` (a new event id),
-    listing the chips its sightings recorded.
+    listing the chips its sightings recorded; an encounter that had ended before (late
+    chips opened it again) gets an ``amended`` instead.
     """
     rows = db.execute(
         "SELECT id, last_event FROM encounters WHERE ended = 0 ORDER BY updated_at"
@@ -148,16 +156,27 @@ def _as_end(db: sqlite_utils.Database, last: dict[str, Any], event_id: uuid.UUID
     chip = payloads.ChipRef(
         last["file"], datetime.fromisoformat(last["captured_at"]), _source(last["time_source"])
     )
+    counted = db.execute(
+        "SELECT COUNT(*), MIN(captured_at), MAX(captured_at) FROM sightings"
+        " WHERE encounter_id = ? AND captured_at IS NOT NULL",
+        [last["encounter_id"]],
+    ).fetchone()
+    ended_before = last.get("type") in ("end", "amended")
+    kind = payloads.SightingType.AMENDED if ended_before else payloads.SightingType.END
+    started, latest = last["started_at"], last["last_captured_at"]
+    if counted[0]:  # late chips recorded since the last event widen the span
+        started = min(started, counted[1], key=datetime.fromisoformat)
+        latest = max(latest, counted[2], key=datetime.fromisoformat)
     return payloads.encounter_payload(
         "sighting",
-        payloads.SightingType.END,
+        kind,
         event_id=event_id,
         origin=payloads.Origin(last["agent_id"], last["site"], last["camera"], chip),
         encounter=payloads.EncounterRef(
             last["encounter_id"],
-            int(last["chip_count"]),
-            datetime.fromisoformat(last["started_at"]),
-            datetime.fromisoformat(last["last_captured_at"]),
+            max(int(last["chip_count"]), int(counted[0])),
+            datetime.fromisoformat(started),
+            datetime.fromisoformat(latest),
             chips or (chip,),
         ),
         model=payloads.ModelRef(last["model"]["name"], last["model"]["sha256"]),

@@ -32,6 +32,11 @@ class ChipObservation:
         """Similarity of the chip's own best candidate (-1 with an empty gallery)."""
         return self.candidates[0].similarity if self.candidates else -1.0
 
+    @property
+    def order(self) -> tuple[datetime, str]:
+        """Capture order: by capture time, then file name (a total order of a camera's chips)."""
+        return (self.captured_at, self.file)
+
 
 @dataclass(eq=False)
 class Track:
@@ -53,6 +58,10 @@ class Track:
     provisional_references: int = 0
     announced: bool = False  # its `new` event has been sent
     dirty: bool = True  # chips were added since it was last decided
+    ended: bool = False  # its `end` has been sent: a later end is an `amended`
+    ended_at: float | None = None  # wall clock of its last end, while kept for late chips
+    published: tuple[Decision, ChipObservation] | None = None  # decision, best chip last told
+    referenced: int | None = None  # chips already considered as provisional references
 
     def add(self, chip: ChipObservation, now: float) -> None:
         """Take a chip into the track."""
@@ -66,14 +75,18 @@ class Track:
             self.recent.append(e)
             while len(self.recent) > self.recent_size:
                 self.recent.popleft()
-        if self.best_chip is None or chip.best_similarity > self.best_chip.best_similarity:
+        if self.best_chip is None or _better(chip, self.best_chip):
             self.best_chip = chip
         self.dirty = True
 
     def absorb(self, other: Track) -> None:
-        """Take every chip of `other` (a track found to be the same individual)."""
+        """Take every chip of `other` (a track found to be the same individual), and its
+        provisional individual when this track has none."""
         for chip in other.chips:
             self.add(chip, max(self.last_arrival, other.last_arrival))
+        if self.provisional_id is None and other.provisional_id is not None:
+            self.provisional_id = other.provisional_id
+            self.provisional_references = other.provisional_references
 
     def mean(self) -> np.ndarray:
         """The normalised mean of the track's chip embeddings."""
@@ -87,8 +100,30 @@ class Track:
         return chip_to_track_similarity(chip.embedding.astype(np.float32), self.mean(), recent)
 
     def within_gap(self, when: datetime, gap_s: float) -> bool:
-        """Whether a chip taken at `when` is close enough in time to join."""
-        return (
-            abs((when - self.last_captured_at).total_seconds()) <= gap_s
-            or self.started_at <= when <= self.last_captured_at
-        )
+        """Whether a chip taken at `when` lies within the track's span widened by the gap
+        on both sides (chips may arrive in any order)."""
+        return (self.started_at - when).total_seconds() <= gap_s and (
+            when - self.last_captured_at
+        ).total_seconds() <= gap_s
+
+    def near(self, other: Track, gap_s: float) -> bool:
+        """Whether the two tracks' capture-time spans overlap or lie within the gap."""
+        return (other.started_at - self.last_captured_at).total_seconds() <= gap_s and (
+            self.started_at - other.last_captured_at
+        ).total_seconds() <= gap_s
+
+    def older_than(self, other: Track) -> bool:
+        """Whether this track began first (by capture time, then id: a total order)."""
+        return (self.started_at, self.id) < (other.started_at, other.id)
+
+    def chips_in_order(self) -> tuple[ChipObservation, ...]:
+        """Every chip, oldest first."""
+        return tuple(sorted(self.chips, key=lambda c: c.order))
+
+
+def _better(chip: ChipObservation, best: ChipObservation) -> bool:
+    """Whether `chip` is a better best chip than `best`: a higher own similarity, on a tie
+    the earlier capture (so the best chip does not depend on arrival order)."""
+    if chip.best_similarity != best.best_similarity:
+        return chip.best_similarity > best.best_similarity
+    return chip.order < best.order

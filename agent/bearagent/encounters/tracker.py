@@ -1,39 +1,49 @@
 """The encounter tracker: splits each camera's chips into per-individual tracks, decides
 each track from all its chips, and says which events to publish.
 
-A chip joins the open track of its camera that it matches best (the track's
-mean or recent chips, `Track.similarity`) when that reaches the same-individual
-similarity and the chip is within the gap; otherwise it opens a new track. Each
-track is an encounter, decided on the mean of its chips' embeddings through
-`bearagent.decisions.decide`: ``known`` (the best candidate), ``review`` (a
-person decides; nothing is created) or ``unknown`` (a new provisional individual
-made from its chips, once it has enough of them, so the next visit of the same
-new bear matches it). Two open tracks of one camera decided as the same
-individual merge: the younger ends with a ``merged`` event. Events: ``new`` at
-the first decision, ``update`` when the decision or the best chip changes,
-``end`` when the track has been quiet long enough. The event that creates a
-provisional individual goes to the ``unknown`` channel, all others to
-``sighting``.
+Encounters are a function of capture times and content, not of arrival order:
+- a chip joins the track of its camera that it matches best (the track's mean or
+  recent chips, `Track.similarity`) among those whose capture-time span, widened by
+  the gap on both sides, holds it, when that reaches the same-individual similarity;
+  otherwise it opens a new track;
+- ended tracks stay at hand for late chips (``encounter.late_chips_s`` of wall-clock
+  time): a chip that falls within an ended encounter's span plus the gap joins it, the
+  encounter is open again and ends with an ``amended`` event (its final state again);
+- two tracks merge only when their capture-time spans overlap or lie within the gap of
+  each other (`bearagent.encounters.pairing`), whether open or recently ended; the
+  older by capture time keeps.
+
+Each track is an encounter, decided on the mean of its chips' embeddings through
+`bearagent.decisions.decide`: ``known`` (the best candidate), ``review`` (a person
+decides; nothing is created) or ``unknown`` (a new provisional individual made from
+its chips, once it has enough of them, so the next visit of the same new bear matches
+it). Events: ``new`` at the first decision, ``update`` when the decision or the best
+chip changes, ``end`` when the track has been quiet long enough, ``merged`` when it
+joined another, ``amended`` when it ends again after late chips. The event that
+creates a provisional individual goes to the ``unknown`` channel, all others to
+``sighting``. Within a batch, chips are taken in capture order.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Literal, Protocol
+from dataclasses import replace
+from typing import Protocol
 
 import numpy as np
 
 from bearagent.decisions import NEIGHBOURS, Decision, DecisionRule, Outcome, decide
 from bearagent.encounters.config import EncounterConfig
+from bearagent.encounters.events import EncounterChannel, EncounterEvent, EventType, Observed
+from bearagent.encounters.pairing import MergeBars, pair_to_merge
 from bearagent.encounters.track import ChipObservation, Track
 from bearagent.matching.knn import Candidate
 
-EventType = Literal["new", "update", "end", "merged"]
-Channel = Literal["sighting", "unknown"]
+#: Ended encounters kept per camera for late chips, at most (the oldest go first).
+MAX_ENDED_PER_CAMERA = 256
 
 
 class IdentityStore(Protocol):
@@ -44,33 +54,6 @@ class IdentityStore(Protocol):
     def add_references(
         self, individual_id: str, embeddings: np.ndarray, sources: list[str]
     ) -> None: ...
-
-
-@dataclass(frozen=True)
-class EncounterEvent:
-    """An event to publish about an encounter."""
-
-    event_id: str
-    type: EventType
-    channel: Channel
-    encounter_id: str
-    camera: str
-    site: str
-    started_at: datetime
-    last_captured_at: datetime
-    chip: ChipObservation  # the chip that caused it (for `end` and `merged`: the best chip)
-    decision: Decision
-    chip_count: int
-    chips: tuple[ChipObservation, ...] = ()  # `end` only: every chip, oldest first
-    merged_into: str | None = None  # `merged` only
-
-
-@dataclass(frozen=True)
-class Observed:
-    """What a batch of chips caused: events, and each chip's encounter (in input order)."""
-
-    events: list[EncounterEvent]
-    encounter_ids: list[str]
 
 
 class EncounterTracker:
@@ -89,19 +72,23 @@ class EncounterTracker:
         self.cfg = cfg
         self.rules = rules
         self.same_individual = same_individual
-        #: Two open tracks whose means are at least this alike are one individual.
-        self.merge_similarity = same_individual if merge_similarity is None else merge_similarity
-        #: ... or this alike, when the gallery's best candidate is the same for both.
-        self.proposal_merge_similarity = (
-            cfg.proposal_merge_similarity
-            if cfg.proposal_merge_similarity is not None
-            else same_individual / 2
+        self.bars = MergeBars(
+            gap_s=cfg.gap_s,
+            # Two tracks whose means are at least this alike are one individual ...
+            similarity=same_individual if merge_similarity is None else merge_similarity,
+            # ... or this alike, when the gallery's best candidate is the same for both.
+            same_proposal=(
+                cfg.proposal_merge_similarity
+                if cfg.proposal_merge_similarity is not None
+                else same_individual / 2
+            ),
         )
         self.store = store
         self.clock = clock
-        self._open: dict[str, list[Track]] = {}  # camera -> its open tracks, oldest first
-        self._published: dict[str, tuple[Decision, ChipObservation]] = {}
-        self._referenced: dict[str, int] = {}  # track -> chips considered as references
+        self._open: dict[str, list[Track]] = {}  # camera -> its open tracks
+        self._ended: dict[str, deque[Track]] = {}  # camera -> ended tracks, for late chips
+        self._reopened: list[str] = []
+        self._merges: dict[str, str] = {}  # absorbed track -> the track that took it
 
     @property
     def open_count(self) -> int:
@@ -109,38 +96,42 @@ class EncounterTracker:
         return sum(len(v) for v in self._open.values())
 
     def forget(self) -> None:
-        """Drop every open track without events (their rows were rolled back)."""
+        """Drop every track without events (their rows were rolled back)."""
         self._open.clear()
-        self._published.clear()
-        self._referenced.clear()
+        self._ended.clear()
 
     def observe(self, chips: Sequence[ChipObservation]) -> Observed:
-        """Add a batch of chips (in capture order per camera); returns what they cause."""
+        """Add a batch of chips; returns what they cause (ids in the input's order)."""
         events: list[EncounterEvent] = []
-        ids: list[str] = []
+        self._reopened, self._merges = [], {}
+        joined: dict[int, Track] = {}
         touched: list[Track] = []
-        for chip in chips:
-            events += self._end_passed(chip)
-            track = self._join(chip)
-            ids.append(track.id)
+        for i in sorted(range(len(chips)), key=lambda i: chips[i].order):
+            events += self._end_passed(chips[i])
+            track = joined[i] = self._join(chips[i])
             if track not in touched:
                 touched.append(track)
         live = [t for t in touched if self._is_open(t)]
         created = self._decide_many([t for t in live if t.dirty], may_create=None)
-        for camera in dict.fromkeys(t.camera for t in live):
-            merged, keeps = self._merge_same(camera)
+        for camera in dict.fromkeys(t.camera for t in touched):
+            merged, keeps = self._merge_same(camera, [t for t in touched if t.camera == camera])
             events += merged
             live += [k for k in keeps if k not in live]
         live = [t for t in live if self._is_open(t)]
         events += [e for t in live if (e := self._announce(t, t.id in created))]
-        return Observed(events, ids)
+        ids = [self._survivor(joined[i].id) for i in range(len(chips))]
+        return Observed(events, ids, list(dict.fromkeys(self._reopened)), dict(self._merges))
 
     def expire(self) -> list[EncounterEvent]:
-        """End the tracks that received no chip for ``end_after`` seconds."""
+        """End the tracks that received no chip for ``end_after`` seconds; let ended ones
+        older than ``late_chips_s`` go."""
         now = self.clock()
         quiet = [t for ts in self._open.values() for t in ts
                  if now - t.last_arrival >= self.cfg.end_after]  # fmt: skip
-        return [event for t in quiet for event in self._end(t)]
+        events = [event for t in quiet for event in self._end(t)]
+        for camera in list(self._ended):
+            self._let_go(camera, now)
+        return events
 
     def end_all(self) -> list[EncounterEvent]:
         """End every open track (at shutdown)."""
@@ -153,8 +144,14 @@ class EncounterTracker:
     def _is_open(self, track: Track) -> bool:
         return track in self._open.get(track.camera, [])
 
+    def _survivor(self, track_id: str) -> str:
+        while track_id in self._merges:
+            track_id = self._merges[track_id]
+        return track_id
+
     def _end_passed(self, chip: ChipObservation) -> list[EncounterEvent]:
-        """End the camera's tracks whose latest chip lies more than the gap before `chip`."""
+        """End the camera's tracks whose latest chip lies more than the gap before `chip`
+        (should an earlier chip of theirs still come, it amends them)."""
         passed = [
             t for t in self._open.get(chip.camera, [])
             if (chip.captured_at - t.last_captured_at).total_seconds() > self.cfg.gap_s
@@ -162,12 +159,15 @@ class EncounterTracker:
         return [event for t in passed for event in self._end(t)]
 
     def _join(self, chip: ChipObservation) -> Track:
-        """The open track `chip` joins, or a new one."""
-        tracks = self._open.setdefault(chip.camera, [])
-        near = [t for t in tracks if t.within_gap(chip.captured_at, self.cfg.gap_s)]
-        best = max(near, key=lambda t: t.similarity(chip), default=None)
-        if best is None or best.similarity(chip) < self.same_individual:
-            best = Track(
+        """The track `chip` joins (open, or ended and opened again), or a new one."""
+        near = [
+            t for t in [*self._open.get(chip.camera, []), *self._ended.get(chip.camera, ())]
+            if t.within_gap(chip.captured_at, self.cfg.gap_s)
+        ]  # fmt: skip
+        scored = [(t.similarity(chip), t) for t in near]
+        best = max(scored, key=lambda s: s[0], default=None)
+        if best is None or best[0] < self.same_individual:
+            track = Track(
                 id=str(uuid.uuid4()),
                 camera=chip.camera,
                 site=chip.site,
@@ -176,9 +176,32 @@ class EncounterTracker:
                 last_arrival=self.clock(),
                 recent_size=self.cfg.recent_chips,
             )
-            tracks.append(best)
-        best.add(chip, self.clock())
-        return best
+            self._open.setdefault(chip.camera, []).append(track)
+        else:
+            track = best[1]
+            if not self._is_open(track):
+                self._reopen(track)
+        track.add(chip, self.clock())
+        return track
+
+    def _reopen(self, track: Track) -> None:
+        """An ended track takes late chips: open again until it ends with `amended`."""
+        self._ended[track.camera].remove(track)
+        self._open.setdefault(track.camera, []).append(track)
+        track.ended_at = None
+        track.last_arrival = self.clock()
+        self._reopened.append(track.id)
+
+    def _let_go(self, camera: str, now: float) -> None:
+        """Forget ended tracks past the late-chip horizon (and beyond the per-camera cap)."""
+        ended = self._ended[camera]
+        while ended and (
+            len(ended) > MAX_ENDED_PER_CAMERA
+            or now - (ended[0].ended_at or now) > self.cfg.late_chips_s
+        ):
+            ended.popleft()
+        if not ended:
+            del self._ended[camera]
 
     # --- decisions ----------------------------------------------------------------------
 
@@ -219,11 +242,11 @@ class EncounterTracker:
         if d.outcome is Outcome.REVIEW or not may_create:
             track.decision = d  # review, or unknown still pending (no individual yet)
             return False
-        cap = self.cfg.max_provisional_references
-        stack = np.stack([c.embedding for c in track.chips[:cap]])
-        track.provisional_id = self.store.create_provisional(stack, [c.file for c in track.chips])
+        chips = track.chips_in_order()[: self.cfg.max_provisional_references]
+        stack = np.stack([c.embedding for c in chips])
+        track.provisional_id = self.store.create_provisional(stack, [c.file for c in chips])
         track.provisional_references = len(stack)
-        self._referenced[track.id] = len(track.chips)
+        track.referenced = len(track.chips)
         track.decision = d.with_individual(track.provisional_id)
         return True
 
@@ -237,7 +260,7 @@ class EncounterTracker:
             or d.individual_id != track.provisional_id
         ):
             return
-        start = self._referenced.get(track.id, len(track.chips))
+        start = track.referenced if track.referenced is not None else len(track.chips)
         room = self.cfg.max_provisional_references - track.provisional_references
         new = track.chips[start:][: max(room, 0)]
         if new:
@@ -245,79 +268,74 @@ class EncounterTracker:
                 d.individual_id, np.stack([c.embedding for c in new]), [c.file for c in new]
             )
             track.provisional_references += len(new)
-        self._referenced[track.id] = len(track.chips)
+        track.referenced = len(track.chips)
 
     # --- events -------------------------------------------------------------------------
 
     def _announce(self, track: Track, created: bool) -> EncounterEvent | None:
         """The `new` or `update` event a fresh decision calls for, if any."""
-        d, latest = track.decision, track.chips[-1]
+        d = track.decision
         assert d is not None and track.best_chip is not None
         if d.outcome is Outcome.UNKNOWN and d.individual_id is None:
             return None  # looks unknown, but too few chips to say so yet
-        channel: Channel = "unknown" if created else "sighting"
-        previous = self._published.get(track.id)
+        channel: EncounterChannel = "unknown" if created else "sighting"
         if not track.announced:  # `new` points at the chip that began the encounter
             track.announced = True
-            return self._event("new", channel, track, track.chips[0])
-        assert previous is not None
-        old, old_best = previous
+            return self._event("new", channel, track, track.chips_in_order()[0])
+        assert track.published is not None
+        old, old_best = track.published
+        latest = track.chips[-1]
         if created or (old.outcome, old.individual_id) != (d.outcome, d.individual_id):
             return self._event("update", channel, track, latest)
         if old_best is not track.best_chip:
             return self._event("update", "sighting", track, latest)
         return None
 
-    def _merge_same(self, camera: str) -> tuple[list[EncounterEvent], list[Track]]:
-        """Merge the camera's open tracks that are one individual: decided as the same known
-        individual, or alike (their means at least the merge similarity; a chip alone is
-        noisier than a track's mean, so one bear's burst can start a second track).
+    def _merge_same(
+        self, camera: str, touched: list[Track]
+    ) -> tuple[list[EncounterEvent], list[Track]]:
+        """Merge the camera's tracks that are one individual (`pairing.pair_to_merge`), each
+        pair holding a track this batch touched (open, or ended since) or one that absorbed
+        another.
 
-        The older keeps every chip; a merged track that was announced ends with a
-        ``merged`` event, one that was not (it just began) leaves no trace. Returns the
-        events and the tracks that absorbed others (re-decided, still to announce).
+        The older keeps every chip (an ended one is opened again); an absorbed track that
+        was announced ends with a ``merged`` event, one that was not (it just began)
+        leaves no trace. Returns the events and the tracks that absorbed others
+        (re-decided, still to announce).
         """
         events: list[EncounterEvent] = []
         keeps: list[Track] = []
-        while (pair := self._pair_to_merge(camera)) is not None:
-            keep, track = pair
-            self._open[camera].remove(track)
-            if track.announced:
-                assert track.best_chip is not None
-                events.append(self._event("merged", "sighting", track, track.best_chip,
+        while True:
+            every = [*self._open.get(camera, []), *self._ended.get(camera, ())]
+            present = {id(t) for t in every}
+            changed = [t for t in dict.fromkeys([*touched, *keeps]) if id(t) in present]
+            pair = pair_to_merge(every, changed, self.bars)
+            if pair is None:
+                return events, keeps
+            keep, gone = pair
+            if not self._is_open(keep):
+                self._reopen(keep)
+            self._drop(gone)
+            if gone.announced:
+                assert gone.best_chip is not None
+                events.append(self._event("merged", "sighting", gone, gone.best_chip,
                                           merged_into=keep.id))  # fmt: skip
-            self._forget_track(track)
-            keep.absorb(track)
+            self._merges[gone.id] = keep.id
+            keep.absorb(gone)
             self._decide_many([keep], may_create=None)
             if keep not in keeps:
                 keeps.append(keep)
-        return events, keeps
 
-    def _pair_to_merge(self, camera: str) -> tuple[Track, Track] | None:
-        """(older, younger) open tracks of `camera` that are one individual, if any."""
-        tracks = self._open.get(camera, [])
-        known: dict[str, Track] = {}
-        for track in tracks:
-            d = track.decision
-            if d is not None and d.outcome is Outcome.KNOWN and d.individual_id is not None:
-                if d.individual_id in known:
-                    return known[d.individual_id], track
-                known[d.individual_id] = track
-        best: tuple[float, Track, Track] | None = None
-        for i, older in enumerate(tracks):
-            for younger in tracks[i + 1 :]:
-                if _kept_apart(older, younger, self.cfg.gap_s):
-                    continue
-                alike = float(older.mean() @ younger.mean())
-                bar = self.merge_similarity
-                if _same_proposal(older, younger):  # the gallery agrees: a lower bar
-                    bar = min(bar, self.proposal_merge_similarity)
-                if alike >= bar and (best is None or alike > best[0]):
-                    best = (alike, older, younger)
-        return None if best is None else (best[1], best[2])
+    def _drop(self, track: Track) -> None:
+        """Take a track out of the open or ended ones."""
+        if self._is_open(track):
+            self._open[track.camera].remove(track)
+        else:
+            self._ended[track.camera].remove(track)
 
     def _end(self, track: Track) -> list[EncounterEvent]:
-        """The track's last events: a deferred `new` or an `update` if due, then its `end`."""
+        """The track's last events: a deferred `new` or an `update` if due, then its `end`
+        (`amended` when it had ended before); it stays at hand for late chips."""
         self._open[track.camera].remove(track)
         if not self._open[track.camera]:
             del self._open[track.camera]
@@ -327,19 +345,18 @@ class EncounterTracker:
         created = self._decide_many([track], may_create=True) if track.dirty or pending else set()
         events = [e for e in [self._announce(track, track.id in created)] if e is not None]
         assert track.best_chip is not None
-        events.append(self._event("end", "sighting", track, track.best_chip,
-                                  chips=tuple(track.chips)))  # fmt: skip
-        self._forget_track(track)
+        kind: EventType = "amended" if track.ended else "end"
+        events.append(self._event(kind, "sighting", track, track.best_chip,
+                                  chips=track.chips_in_order()))  # fmt: skip
+        track.ended, track.ended_at = True, self.clock()
+        self._ended.setdefault(track.camera, deque()).append(track)
+        self._let_go(track.camera, track.ended_at)
         return events
-
-    def _forget_track(self, track: Track) -> None:
-        self._published.pop(track.id, None)
-        self._referenced.pop(track.id, None)
 
     def _event(
         self,
         kind: EventType,
-        channel: Channel,
+        channel: EncounterChannel,
         track: Track,
         chip: ChipObservation,
         *,
@@ -347,7 +364,7 @@ class EncounterTracker:
         merged_into: str | None = None,
     ) -> EncounterEvent:
         assert track.decision is not None and track.best_chip is not None
-        self._published[track.id] = (track.decision, track.best_chip)
+        track.published = (track.decision, track.best_chip)
         return EncounterEvent(
             event_id=str(uuid.uuid4()),
             type=kind,
@@ -360,28 +377,6 @@ class EncounterTracker:
             chip=chip,
             decision=track.decision,
             chip_count=len(track.chips),
-            chips=tuple(sorted(chips, key=lambda c: c.captured_at)),
+            chips=chips,
             merged_into=merged_into,
         )
-
-
-def _kept_apart(a: Track, b: Track, gap_s: float) -> bool:
-    """Tracks that must not merge on likeness alone: decided as two different known
-    individuals, both already strangers with their own provisional individuals, or
-    not within the gap of each other."""
-    da, db = a.decision, b.decision
-    if (
-        da is not None and db is not None and da.outcome is Outcome.KNOWN
-        and db.outcome is Outcome.KNOWN and da.individual_id != db.individual_id
-    ):  # fmt: skip
-        return True
-    if a.provisional_id is not None and b.provisional_id is not None:
-        return True
-    return not (a.within_gap(b.started_at, gap_s) or b.within_gap(a.started_at, gap_s))
-
-
-def _same_proposal(a: Track, b: Track) -> bool:
-    """Whether two tracks' decisions have the same best candidate."""
-    pa = a.decision.proposal if a.decision is not None else None
-    pb = b.decision.proposal if b.decision is not None else None
-    return pa is not None and pb is not None and pa.individual_id == pb.individual_id

@@ -1,4 +1,4 @@
-"""Typed builders for the JSON payloads the agent publishes (``schema_version`` 2).
+"""Typed builders for the JSON payloads the agent publishes (``schema_version`` 3).
 
 `schemas/events.schema.json` (package data) is the reference that consumers and
 our tests validate against; every builder here returns JSON text that conforms
@@ -27,12 +27,12 @@ from bearagent.matching.knn import Candidate
 from bearagent.mqtt import jsontext as jt
 
 #: Version of the payload format; a change an older consumer cannot read bumps it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUS_ONLINE = "online"
 STATUS_OFFLINE = "offline"
 #: Provisional ids carry the agent id, so they are unique across a fleet.
 PROVISIONAL_ID = re.compile(r"^unknown-[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[0-9]{4,}$")
-#: An ``end`` event lists at most this many of its encounter's chips.
+#: An ``end`` (or ``amended``) event lists at most this many of its encounter's chips.
 MAX_END_CHIPS = 200
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -46,6 +46,7 @@ class SightingType(StrEnum):
     UPDATE = "update"
     END = "end"
     MERGED = "merged"
+    AMENDED = "amended"  # late chips joined it after its `end`: its final state again
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class EncounterRef:
     chip_count: int
     started_at: datetime
     last_captured_at: datetime
-    chips: tuple[ChipRef, ...] = ()  # listed in `end` events only
+    chips: tuple[ChipRef, ...] = ()  # listed in `end` and `amended` events only
     merged_into: str | None = None  # `merged` events only
 
 
@@ -172,7 +173,7 @@ def encounter_payload(
         if not encounter.merged_into:
             raise ValueError("a 'merged' event needs the encounter it merged into")
         body["merged_into"] = jt.text(encounter.merged_into)
-    if kind is SightingType.END:
+    if kind in (SightingType.END, SightingType.AMENDED):
         body["chips"] = [
             {
                 "file": jt.text(c.file),

@@ -144,11 +144,23 @@ class Recorder:
                     started_at=event.started_at,
                     last_captured_at=event.last_captured_at,
                     chip_count=event.chip_count,
-                    ended=event.type in ("end", "merged"),
+                    ended=event.type in ("end", "merged", "amended"),
                     merged_into=event.merged_into,
                     decision={**doc["decision"], "top_k": doc["top_k"]},
                     last_event=text,
                 ),
+            )
+
+    def record_reopened(self, encounter_ids: list[str]) -> None:
+        """Late chips opened these ended encounters again: their rows are open until their
+        ``amended`` event (so a crash before it still sends one)."""
+        encounter_store.reopen(self.db, encounter_ids)
+
+    def record_merges(self, merges: dict[str, str]) -> None:
+        """Chips recorded under an absorbed encounter move to the one that took it."""
+        for gone, keep in merges.items():
+            self.db.execute(
+                "UPDATE sightings SET encounter_id = ? WHERE encounter_id = ?", [keep, gone]
             )
 
     def recover_open(self) -> int:

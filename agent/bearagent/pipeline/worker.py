@@ -187,6 +187,8 @@ class ChipWorker:
                 store.ledger.record(item.identity, "processed")
                 store.recorder.record_chip(chip, decision, item.identity, encounter_id, item.image)
             events = observed.events
+            store.recorder.record_merges(observed.merges)
+            store.recorder.record_reopened(observed.reopened)
             store.recorder.record_events(events)
         for r in retry_now:
             self.retry(r.arrival.source)  # maybe still being written: look again later

@@ -3,7 +3,8 @@
 One row per encounter, keyed by (agent_id, encounter_id). Delivery is at least
 once and, across reconnects, not always in order, so an event changes the row
 only when it is at least as late as what the row holds: by its place in the
-encounter (new < update < end = merged), then by ``processed_at``. An older event
+encounter (new < update < end < amended < merged: late chips amend an ended
+encounter, and an ended one may still merge into another), then by ``processed_at``. An older event
 arriving late only widens the time span and chip count of an open encounter. A
 person's decision (a correction) is final: later machine events keep it.
 """
@@ -24,8 +25,8 @@ from bearstation.messages import Event
 from bearstation.tables import encounters, sightings, unknown_alerts
 
 #: An event's place in its encounter; the `unknown` alert comes with its first decision.
-RANKS = {"new": 0, "update": 1, "end": 2, "merged": 2}
-_STATES = {"end": "ended", "merged": "merged"}
+RANKS = {"new": 0, "update": 1, "end": 2, "amended": 3, "merged": 4}
+_STATES = {"end": "ended", "amended": "ended", "merged": "merged"}
 _INSERT = insert(encounters).returning(encounters.c.id)
 
 
@@ -137,7 +138,8 @@ def _merge_into_row(
 
 
 def _store_chips(conn: Connection, agent: str, encounter: int, body: dict[str, Any]) -> None:
-    """The event's own chip, and in an `end` event every chip it lists (moved to it)."""
+    """The event's own chip, and in an `end` or `amended` event every chip it lists (moved
+    to it)."""
     own = {"file": body["file"], "captured_at": body["captured_at"]}
     own["time_source"] = body["time_source"]
     listed = body.get("chips") or []
