@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bearstation.errors import BrokerUrlError
+from bearstation.media.config import MediaConfig
 
 DEFAULT_DATABASE = "sqlite:///bearstation.db"
 #: Where the station finds its broker password under systemd (LoadCredential=).
@@ -282,6 +283,7 @@ class StationConfig(_Section):
     )
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig, description="The media store.")
 
     @model_validator(mode="after")
     def _distinct_client_ids(self) -> StationConfig:

@@ -240,3 +240,42 @@ quarantine = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("reason", Text, nullable=False),
 )
+
+# The media store (bearstation.media): chips' bytes, content-addressed by SHA-256, in a
+# folder beside the database; these rows say what it holds and which box chip is which.
+
+media = Table(
+    "media",
+    metadata,
+    Column("sha256", String(64), primary_key=True),  # lower-case hex: names the file too
+    Column("size", Integer, nullable=False),  # bytes
+    Column("content_type", String(64), nullable=False),
+    Column("stored_at", UtcDateTime, nullable=False),
+)
+
+chip_media = Table(
+    "chip_media",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", AGENT, nullable=False),
+    Column("file", Text, nullable=False),  # relative path on the box, as its events carry it
+    Column("sha256", String(64), ForeignKey("media.sha256"), nullable=False),
+    Column("encounter_id", String(255)),
+    Column("site", String(255), nullable=False),
+    Column("camera", String(255), nullable=False),
+    Column("captured_at", UtcDateTime, nullable=False),
+    Column("captured_offset_min", Integer, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("agent_id", "file"),
+    Index("ix_chip_media_sha256", "sha256"),
+    Index("ix_chip_media_encounter", "agent_id", "encounter_id"),
+)
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("sha256", String(64), ForeignKey("media.sha256"), primary_key=True),
+    Column("model_sha256", String(64), primary_key=True),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32, little-endian
+)

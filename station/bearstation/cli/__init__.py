@@ -1,6 +1,7 @@
 """``bear-station``: a thin command line over the station's library; every command's
 errors are one-line ``Error: ...`` messages."""
 
+import bearstation.cli.media_commands  # noqa: F401 (registers 'bear-station media')
 from bearstation.cli import export_commands, identity_commands, run_commands
 from bearstation.cli.group import main
 
