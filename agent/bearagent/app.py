@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bearagent import sdnotify
 from bearagent.config import AgentConfig
+from bearagent.detection.stage import FrameStage
+from bearagent.detection.wiring import start_frame_stage
 from bearagent.encounters import EncounterTracker
 from bearagent.errors import BearIdError
 from bearagent.gallery.calibration import ensure_calibration, settings_from
@@ -97,6 +99,7 @@ class Agent:
         self._rules: RuleKeeper | None = None
         self.publisher: Publisher | None = None
         self.watcher: FolderWatcher | None = None
+        self.frames: FrameStage | None = None  # the detector stage, when detector.model is set
 
     @property
     def database(self) -> Path:
@@ -125,6 +128,9 @@ class Agent:
         card = self.embedder.card
         model = ModelIdentity(card.model.name, card.model.sha256 or "")
         self._prepare_database(model, card)
+        watch = self.cfg.watch
+        if self.cfg.detector.enabled:  # the roots hold frames and clips; chips come from it
+            self.frames, watch = start_frame_stage(self.cfg, self.stats, tz)
         self.publisher = self._make_publisher()
         self.publisher.start()
         self._worker_thread = threading.Thread(
@@ -134,8 +140,8 @@ class Agent:
         self._worker_ready.wait()
         if self._worker_error is not None:
             raise self._worker_error
-        rules = PathRules(self.cfg.watch, self.cfg.agent.site)
-        self.watcher = FolderWatcher(self.cfg.watch, rules, self.submit)
+        rules = PathRules(watch, self.cfg.agent.site)
+        self.watcher = FolderWatcher(watch, rules, self.submit)
         self.watcher.start()
         sdnotify.ready()
         log.info(
@@ -290,6 +296,9 @@ class Agent:
     def stop(self, flush_s: float = 10.0) -> None:
         """Stop in reverse order; safe to call more than once and after a failed start."""
         sdnotify.stopping()
+        if self.frames is not None:
+            self.frames.stop()
+            self.frames = None
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None

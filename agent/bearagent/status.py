@@ -7,12 +7,14 @@ from typing import Any
 
 import sqlite_utils
 
+from bearagent.detection.frames_table import frames_summary
 from bearagent.gallery.calibration import gallery_key
 from bearagent.store import StoreError, open_database
 
 
 def database_status(database: Path) -> dict[str, Any]:
-    """Files by status, sightings, open encounters, outbox size and the last events."""
+    """Files by status, sightings, open encounters, outbox size, frames (blanks per camera)
+    and the last events."""
     if not database.is_file():
         raise StoreError(
             f"database {database} does not exist: the agent has not run with it yet "
@@ -62,6 +64,7 @@ def database_status(database: Path) -> dict[str, Any]:
                 "SELECT COUNT(*) FROM encounters WHERE ended = 0", "encounters"
             ),
             "outbox_size": scalar("SELECT COUNT(*) FROM outbox", "outbox"),
+            "frames": frames_summary(db),  # the detector stage: by status, blanks per camera
             "last_encounters": last,
         }
     finally:

@@ -27,6 +27,7 @@ def build_config(
     agent_id: str | None = None,
     mqtt_host: str | None = None,
     mqtt_port: int | None = None,
+    detector: Path | None = None,
 ) -> AgentConfig:
     """Config file, then the dedicated flags, then ``--set`` (the most specific wins)."""
     flags = [f"agent.state_dir={toml_string(state_dir)}"] if state_dir else []
@@ -35,6 +36,7 @@ def build_config(
     flags += [f"agent.id={toml_string(agent_id)}"] if agent_id else []
     flags += [f"mqtt.host={toml_string(mqtt_host)}"] if mqtt_host else []
     flags += [f"mqtt.port={mqtt_port}"] if mqtt_port else []
+    flags += [f"detector.model={toml_string(detector)}"] if detector else []
     cfg = load_config(AgentConfig, config, [*flags, *sets])
     if watch:
         roots = [*cfg.watch.roots, *(p for p in watch if p not in cfg.watch.roots)]
@@ -63,6 +65,12 @@ def build_config(
 @click.option("--mqtt-host", help="mqtt.host")
 @click.option("--mqtt-port", type=int, help="mqtt.port")
 @click.option(
+    "--detector",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="detector.model: a face detector (ONNX + card); the watch roots then hold "
+    "camera-trap frames and clips (docs/detector.md).",
+)
+@click.option(
     "--no-mqtt", is_flag=True, help="Print events as JSON lines instead (agent.publisher=stdout)."
 )
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
@@ -76,6 +84,7 @@ def run_command(
     mqtt_host: str | None,
     mqtt_port: int | None,
     no_mqtt: bool,
+    detector: Path | None,
     sets: tuple[str, ...],
 ) -> None:
     """Watch camera-trap folders, recognise bears, publish sightings over MQTT.
@@ -93,6 +102,7 @@ def run_command(
         agent_id=agent_id,
         mqtt_host=mqtt_host,
         mqtt_port=mqtt_port,
+        detector=detector,
     )
     configure_logging(cfg.agent.log_level)
     # Process-wide and before any thread starts: so here, not in Agent.

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bearagent.chips.config import CaptureConfig
 from bearagent.config.agent import AgentSection, PipelineConfig
 from bearagent.decisions.config import DecisionConfig
+from bearagent.detection.config import DetectorConfig
 from bearagent.encounters.config import EncounterConfig
 from bearagent.mqtt.config import MqttConfig
 from bearagent.review.config import ReviewConfig
@@ -28,3 +29,4 @@ class AgentConfig(BaseModel):
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)

@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlite_utils
 
 from bearagent import ledger
+from bearagent.detection import frames_table
 from bearagent.encounters import store as encounter_store
 from bearagent.gallery import schema as gallery_schema
 from bearagent.gallery import thumbnails
@@ -33,6 +34,7 @@ COMPONENTS = (
     ("encounters", encounter_store.ensure_schema),
     ("outbox", outbox.ensure_schema),
     ("thumbnails", thumbnails.ensure_schema),
+    ("frames", frames_table.ensure_schema),
 )
 
 
