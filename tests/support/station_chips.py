@@ -61,7 +61,7 @@ def uploads_of(messages: Iterable[Message], seed: int = 0) -> list[ChipUpload]:
         body = json.loads(payload)
         if not topic.endswith("/sighting") or body.get("type") != "end":
             continue
-        for i, chip in enumerate(body["encounter"]["chips"]):
+        for i, chip in enumerate(body["chips"]):
             when = datetime.fromisoformat(chip["captured_at"])
             data = jpeg_chip(seed * 1000 + len(found) + i)
             found.append(

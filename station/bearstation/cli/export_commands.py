@@ -1,4 +1,5 @@
-"""``bear-station export camtrap-dp``, ``export capture-history`` and ``report``."""
+"""``bear-station export camtrap-dp``, ``capture-history``, ``training-set``, ``secr`` and
+``report``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from bearstation.cli.options import open_database, station_options
 from bearstation.config import StationConfig
 from bearstation.exports.camtrap_dp import export_camtrap_dp
 from bearstation.exports.capture_history import export_capture_history
+from bearstation.exports.training_set import describe_left_out, export_training_set
+from bearstation.media.store import MediaStore
 from bearstation.report import write_report
 
 
@@ -92,6 +95,36 @@ def capture_history(
     click.echo(
         f"wrote {file}: {len(history.rows)} individuals x {len(history.occasions)} occasions"
     )
+
+
+@export.command("training-set")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--min-score",
+    type=float,
+    help="Also take chips the machine called known with a decision score (the score its "
+    "thresholds apply to) of at least this. Default: only chips a person decided.",
+)
+@station_options
+def training_set(cfg: StationConfig, directory: Path, min_score: float | None) -> None:
+    """Write the reviewed chips as DIRECTORY/<individual>/<chip> with metadata.csv, for
+    'bear-train split DIRECTORY --metadata DIRECTORY/metadata.csv'."""
+    store = MediaStore.from_config(cfg.media, cfg.station.database)
+    engine = open_database(cfg)
+    try:
+        summary = export_training_set(engine, store, directory, min_score=min_score)
+    finally:
+        engine.dispose()
+    machine = (
+        f", {summary.by_machine} by the machine (score >= {min_score})"
+        if min_score is not None
+        else ""
+    )
+    click.echo(
+        f"wrote {directory}: {summary.chips} chips of {summary.individuals} individuals in "
+        f"{summary.encounters} encounters ({summary.by_person} decided by a person{machine})"
+    )
+    click.echo(f"left out: {describe_left_out(summary.left_out)}")
 
 
 @main.command("report")

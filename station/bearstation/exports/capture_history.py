@@ -8,7 +8,8 @@ started on that occasion, in the camera's local time, else 0. Encounters no one
 has decided (in review) identify nobody and count nowhere.
 
 Formats: CSV (``individual,2026-06-01,...``) and MARK's ``.inp`` (``0101 1;`` per
-bear, its label in a comment).
+bear, its label in a comment). The occasion grid (`occasion_starts`) is shared
+with the secr export.
 """
 
 from __future__ import annotations
@@ -53,6 +54,21 @@ def occasion_label(start: date, occasion: Occasion) -> str:
     return f"{year}-W{week:02d}"
 
 
+def occasion_length(occasion: Occasion) -> timedelta:
+    """How long one occasion lasts: a day or a week."""
+    return timedelta(days=1 if occasion == "day" else 7)
+
+
+def occasion_starts(begin: date, end: date, occasion: Occasion) -> list[date]:
+    """The first day of every occasion, from the one holding `begin` to the one holding
+    `end` (empty ones included)."""
+    first, last = occasion_start(begin, occasion), occasion_start(end, occasion)
+    if last < first:
+        raise ExportError(f"the range ends ({last}) before it starts ({first})")
+    step = occasion_length(occasion)
+    return [first + i * step for i in range((last - first) // step + 1)]
+
+
 def build_history(
     encounters: Iterable[EncounterRecord],
     occasion: Occasion,
@@ -72,12 +88,7 @@ def build_history(
             seen[enc.bear.label].add(day)
     if not days and (first is None or last is None):
         return CaptureHistory([], {})
-    begin = occasion_start(first or min(days), occasion)
-    end = occasion_start(last or max(days), occasion)
-    if end < begin:
-        raise ExportError(f"the range ends ({end}) before it starts ({begin})")
-    step = timedelta(days=1 if occasion == "day" else 7)
-    starts = [begin + i * step for i in range((end - begin) // step + 1)]
+    starts = occasion_starts(first or min(days), last or max(days), occasion)
     return CaptureHistory(
         [occasion_label(s, occasion) for s in starts],
         {label: [int(s in seen[label]) for s in starts] for label in sorted(seen)},
