@@ -296,3 +296,83 @@ def test_a_format_2_card_without_a_decision_rule_is_refused() -> None:
                                   "unknown_threshold": 0.5, "method": "manual"})  # fmt: skip
     with pytest.raises(ModelCardInvalid, match="known_threshold must not be below"):
         card_from_json(json.dumps(crossed), "card.json")
+
+
+# --- uncalibrated cards: models bear-train did not train ---------------------------------
+
+UNCALIBRATED = {"score": "best", "method": "uncalibrated", "known_threshold": None,
+                "unknown_threshold": None, "reason": "a foreign model"}  # fmt: skip
+FOREIGN_MODEL = {"name": "miewid", "backbone": "main_graph", "source": "adopted ONNX m.onnx"}
+
+
+def test_an_uncalibrated_card_has_no_thresholds_tracks_or_training(model: Path) -> None:
+    card = make_card(decision=UNCALIBRATED, tracks=None, training=None, model=FOREIGN_MODEL)
+    assert card.format_version == 2 and card.tracks is None and card.training is None
+    d = card.decision
+    assert (d.known_threshold, d.unknown_threshold, d.is_calibrated) == (None, None, False)
+    text = card_to_json(card)
+    assert '"known_threshold": null' in text and '"unknown_threshold": null' in text
+    written = write_model_card(model, card)
+    assert load_model_card(model) == written and written.model.source == "adopted ONNX m.onnx"
+    assert read_onnx_card(model) == card
+
+
+def test_the_uncalibrated_constructor_matches_the_json_form() -> None:
+    from bearagent.modelcard import DecisionSpec
+
+    built = DecisionSpec.uncalibrated("margin3", "why")
+    assert built.model_dump(exclude_none=True) == {
+        "score": "margin3", "method": "uncalibrated", "reason": "why", "level": "encounter",
+    }  # fmt: skip
+    assert DecisionSpec.model_validate(card_dict()["decision"]).is_calibrated
+
+
+@pytest.mark.parametrize(
+    ("known", "unknown"), [(0.5, None), (None, 0.2), (0.5, 0.2)], ids=["known", "unknown", "both"]
+)
+def test_an_uncalibrated_rule_with_a_threshold_is_refused(
+    known: float | None, unknown: float | None
+) -> None:
+    data = card_dict(decision={**UNCALIBRATED, "known_threshold": known,
+                               "unknown_threshold": unknown})  # fmt: skip
+    with pytest.raises(ModelCardInvalid) as e:
+        card_from_json(json.dumps(data), "card.json")
+    assert str(e.value) == (
+        "model card in card.json is invalid: field 'decision': Value error, an uncalibrated rule "
+        "has no thresholds: known_threshold and unknown_threshold must be null (the box "
+        f"calibrates them on its gallery). {REEXPORT}"
+    )
+
+
+@pytest.mark.parametrize("method", ["manual", "calibrated"])
+@pytest.mark.parametrize("missing", ["known_threshold", "unknown_threshold"])
+def test_a_rule_with_thresholds_missing_one_is_refused(method: str, missing: str) -> None:
+    decision = {**card_dict()["decision"], "method": method}
+    decision[missing] = None
+    with pytest.raises(ModelCardInvalid) as e:
+        card_from_json(json.dumps(card_dict(decision=decision)), "card.json")
+    assert str(e.value) == (
+        f"model card in card.json is invalid: field 'decision': Value error, a {method} rule "
+        "needs known_threshold and unknown_threshold; only an uncalibrated rule has none. "
+        f"{REEXPORT}"
+    )
+    del decision[missing]  # left out rather than null: the same refusal
+    with pytest.raises(ModelCardInvalid, match=f"a {method} rule needs known_threshold"):
+        card_from_json(json.dumps(card_dict(decision=decision)), "card.json")
+
+
+def test_a_format_2_card_from_before_the_foreign_models_still_reads() -> None:
+    """Cards written before `source`, `reason` and the optional training: unchanged."""
+    data = card_dict()
+    assert "source" not in data["model"] and "reason" not in data["decision"]
+    card = card_from_json(json.dumps(data), "old.json")
+    assert card.model.source is None and card.decision.reason is None
+    assert card.training is not None and card.training.individuals == 12
+    assert card_to_json(card).count('"source": null') == 1
+
+
+def test_an_unknown_method_is_refused() -> None:
+    data = card_dict(decision={**card_dict()["decision"], "method": "guessed"})
+    with pytest.raises(ModelCardInvalid, match=r"field 'decision.method': Input should be "
+                       r"'calibrated', 'manual' or 'uncalibrated'"):  # fmt: skip
+        card_from_json(json.dumps(data), "card.json")

@@ -9,6 +9,13 @@ reader cannot follow bumps it (and gets a **BREAKING** CHANGELOG entry).
 Format 2 replaced format 1's single ``threshold`` by ``decision`` (an open-set
 score with known and unknown thresholds: a review band between them) and added
 ``tracks``. Format-1 cards still load (`bearagent.modelcard.legacy`).
+
+A model that did not come from bear-train (a timm foundation model, or any ONNX
+embedder adopted with ``bear-export adopt``) has no val set of the user's bears:
+its card's rule is ``method: uncalibrated`` with null thresholds (the box
+calibrates them on its own gallery), no ``tracks`` and no ``training``, and
+``model.source`` says where the network came from. These fields are additions to
+format 2 (an older agent refuses such a card with a field error).
 """
 
 from __future__ import annotations
@@ -71,6 +78,12 @@ class ModelInfo(_Strict):
     backbone: str = Field(
         min_length=1, description="timm backbone name, e.g. 'tf_efficientnet_lite0'."
     )
+    source: str | None = Field(
+        default=None,
+        description="Where the network and its weights came from when not from bear-train, "
+        "e.g. 'timm hf-hub:BVRA/MegaDescriptor-T-224 (pretrained weights)' or 'adopted "
+        "ONNX miewid_v3.onnx'. None: a bear-train checkpoint.",
+    )
     sha256: str | None = Field(
         default=None,
         pattern=r"^[0-9a-f]{64}$",
@@ -116,21 +129,40 @@ class EmbeddingSpec(_Strict):
     name: str = Field(default="embedding", min_length=1, description="Graph output name.")
 
 
+#: How a rule's thresholds were chosen; 'uncalibrated': it has none (yet).
+DecisionMethod = Literal["calibrated", "manual", "uncalibrated"]
+
+
 class DecisionSpec(_Strict):
     """The known / review / unknown rule and how its thresholds were chosen.
 
     An encounter whose open-set `score` is at least `known_threshold` is accepted
     as its best-matching individual; below `unknown_threshold` it is a stranger;
     in between a person reviews it. Equal thresholds: no review band.
+
+    ``method: uncalibrated`` has no thresholds (both null): the card names only
+    the score, and the box sends everything to review until its gallery
+    calibration sets them (`uncalibrated` builds one).
     """
 
     score: ScoreName = Field(
         description="Open-set score (bearagent.decisions.scores): best, margin, margin3, blend."
     )
-    known_threshold: float = Field(description="Scores at or above are accepted as known.")
-    unknown_threshold: float = Field(description="Scores below are unknown (a new individual).")
-    method: Literal["calibrated", "manual"] = Field(
-        description="'calibrated' on a validation set, or 'manual' (set by hand)."
+    known_threshold: float | None = Field(
+        default=None,
+        description="Scores at or above are accepted as known. Null only when uncalibrated.",
+    )
+    unknown_threshold: float | None = Field(
+        default=None,
+        description="Scores below are unknown (a new individual). Null only when uncalibrated.",
+    )
+    method: DecisionMethod = Field(
+        description="'calibrated' on a validation set, 'manual' (set by hand), or "
+        "'uncalibrated' (no thresholds: the box calibrates them on its gallery)."
+    )
+    reason: str | None = Field(
+        default=None,
+        description="Why the rule has no thresholds (method 'uncalibrated'), for people.",
     )
     level: Literal["encounter", "chip"] = Field(
         default="encounter",
@@ -163,9 +195,32 @@ class DecisionSpec(_Strict):
         default=None, description="What the thresholds were calibrated on (split, counts)."
     )
 
+    @classmethod
+    def uncalibrated(cls, score: str, reason: str) -> DecisionSpec:
+        """A rule without thresholds on `score`: the box calibrates them on its gallery."""
+        return cls.model_validate({"score": score, "method": "uncalibrated", "reason": reason})
+
+    @property
+    def is_calibrated(self) -> bool:
+        """Whether the rule has thresholds (calibrated or manual)."""
+        return self.method != "uncalibrated"
+
     @model_validator(mode="after")
     def _consistent(self) -> DecisionSpec:
-        if self.known_threshold < self.unknown_threshold:
+        known, unknown = self.known_threshold, self.unknown_threshold
+        if self.method == "uncalibrated":
+            if known is not None or unknown is not None:
+                raise ValueError(
+                    "an uncalibrated rule has no thresholds: known_threshold and "
+                    "unknown_threshold must be null (the box calibrates them on its gallery)"
+                )
+            return self
+        if known is None or unknown is None:
+            raise ValueError(
+                f"a {self.method} rule needs known_threshold and unknown_threshold; only an "
+                "uncalibrated rule has none"
+            )
+        if known < unknown:
             raise ValueError("known_threshold must not be below unknown_threshold")
         if self.method == "calibrated" and (
             self.target_error_rate is None or self.target_false_unknown_rate is None
@@ -224,9 +279,14 @@ class ModelCard(_Strict):
     tracks: TrackSpec | None = Field(
         default=None,
         description="Same-individual similarity for tracks (None on cards upgraded from "
-        "format 1: the agent then uses encounter.same_individual or the unknown threshold).",
+        "format 1 and on uncalibrated cards: the agent then uses encounter.same_individual, "
+        "else the gallery's calibration or the unknown threshold).",
     )
-    training: TrainingSummary
+    training: TrainingSummary | None = Field(
+        default=None,
+        description="What bear-train learned from; None for a model bear-train did not train "
+        "(see model.source).",
+    )
     created_at: datetime = Field(description="When the model was exported (ISO 8601, with offset).")
     software: dict[str, str] = Field(
         default_factory=dict, description="Versions of the software that made it."
