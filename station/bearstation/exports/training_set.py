@@ -201,6 +201,8 @@ def export_training_set(
     """Write the training set of the database and `store` into `directory`."""
     _check_target(directory)
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":  # both queries see one state of the database
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
         selection = select_training_chips(conn, min_score)
     building = directory.with_name(f".{directory.name}.part-{secrets.token_hex(4)}")
     try:
