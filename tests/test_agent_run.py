@@ -21,6 +21,7 @@ from bearagent.app import Agent
 from bearagent.config import AgentConfig
 from bearagent.gallery.errors import GalleryModelMismatch
 from bearagent.mqtt.payloads import load_schema
+from bearagent.pipeline.statusfile import status_path
 from bearagent.runtime import RuntimeConfig
 from bearagent.store import open_database
 from beartrain.synthetic import encode_jpeg
@@ -203,10 +204,16 @@ def test_sigkill_mid_backlog_loses_nothing_and_duplicates_nothing(
             time.sleep(0.05)
         agent.send_signal(signal.SIGKILL)
         agent.wait()
+    status_file = status_path(world.database)
+    status_file.unlink(missing_ok=True)
     agent = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while processed() < len(backlog) and time.monotonic() < deadline:
+        # Until it is up (its first status: a SIGTERM during start-up is only a kill) and
+        # through the backlog (the first two runs may have done it all).
+        while (processed() < len(backlog) or not status_file.exists()) and (
+            time.monotonic() < deadline
+        ):
             time.sleep(0.1)
         time.sleep(2.5)  # let the last encounters end and the outbox drain
     finally:

@@ -148,7 +148,7 @@ def test_a_full_disk_in_the_middle_of_a_batch_loses_nothing_and_the_worker_goes_
             time.sleep(2.0)
         stuck_at = recorded()
         assert stuck_at < len(chips), "the database never filled up"
-        assert thread.is_alive() and not errors
+        assert thread.is_alive() and not errors, errors
         room.set()  # space is freed
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and recorded() < len(chips):

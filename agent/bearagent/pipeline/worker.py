@@ -3,9 +3,11 @@
 Three stages, each a thread, hand micro-batches on through bounded queues
 (`bearagent.pipeline.stages`): intake (ledger check by path, then read, hash,
 decode, date and preprocess on a small pool), embed (the model), and record,
-here, on the thread that owns the database (`WorkerStore`): search the gallery
-once for all chips of the batch, check the ledger again (authoritatively),
-let the encounter tracker split the chips into tracks and decide, then write
+here, on the thread that owns the database (`WorkerStore`): check the ledger
+again (authoritatively), let embedded chips wait in the reorder window
+(`bearagent.pipeline.reorder`) until they go on per camera in capture order, search
+the gallery once for all chips released together, let the encounter tracker split
+the chips into tracks and decide, then write
 everything of the batch — ledger rows, sightings, encounter state, outbox
 events — in ONE transaction and wake the publisher. A crash before the commit
 leaves no trace, so the files are processed again after restart; after it, the
@@ -27,6 +29,7 @@ from bearagent.decisions import NEIGHBOURS, Decision, DecisionRule, decide
 from bearagent.encounters import ChipObservation, EncounterEvent, EncounterTracker
 from bearagent.ledger import Ledger
 from bearagent.pipeline.intake import RETRYABLE, Arrival, Dating, Decoded, Rejected, Skipped
+from bearagent.pipeline.reorder import CaptureOrderWindow, Held
 from bearagent.pipeline.stages import (
     Batch,
     EmbedStage,
@@ -59,6 +62,7 @@ class WorkerSettings:
     decode_threads: int = 2
     queue_batches: int = 2  # batches waiting between two stages at most
     retry_s: float = 5.0  # wait after a database error before the batch is tried again
+    reorder_window_s: float = 0.0  # live chips wait this long to be put in capture order
 
 
 class ChipWorker:
@@ -93,6 +97,8 @@ class ChipWorker:
         self.on_idle = on_idle
         self.retry = retry
         self._mtime_cameras: set[tuple[str, str]] = set()  # (site, camera) warned about
+        self.window = CaptureOrderWindow(settings.reorder_window_s)
+        self._in_flight: list[Arrival] = []  # released from the window, not yet committed
 
     def run(self) -> None:
         """Run the three stages until `stop_event` is set; then end open encounters."""
@@ -122,13 +128,15 @@ class ChipWorker:
         finally:
             self.stop_event.set()
             _drain_until_stopped(threads, (decoded, embedded))
+        self._record(self.window.drain(), [], [])
         self._commit_events(self.tracker.end_all())
 
     def _record_loop(self, embedded: queue.Queue[Handoff]) -> None:
         recover = False
         while True:
+            due = self.window.next_due_in()
             try:
-                item = embedded.get(timeout=IDLE_S)
+                item = embedded.get(timeout=IDLE_S if due is None else min(IDLE_S, due))
             except queue.Empty:
                 item = Batch([], [])
             if item is None:
@@ -141,6 +149,8 @@ class ChipWorker:
                     recover = False
                 if item.arrivals:
                     self.process(item)
+                else:
+                    self._record(self.window.due(), [], [])
                 self._commit_events(self.tracker.expire())
             except StoreError as e:
                 # Disk full, database locked: nothing of the batch was committed, so put
@@ -153,25 +163,43 @@ class ChipWorker:
                     self.store.reclaim()
                 self.tracker.forget()
                 recover = True
-                for arrival in item.arrivals:
+                again = {id(a): a for a in [*item.arrivals, *self._in_flight]}
+                self._in_flight = []
+                for arrival in again.values():
                     self.inbox.put(arrival)
                 self.stop_event.wait(self.settings.retry_s)
             self.on_idle()
 
     def process(self, batch: Batch) -> None:
-        """Match, decide and record one embedded batch (the record stage's work)."""
+        """Check one embedded batch, let its chips wait in the reorder window, and match,
+        decide and record what the window releases (the record stage's work)."""
         with self.store.reading():
             # The authoritative ledger check: a file may have been recorded since intake.
             outcomes = [self._recheck(o) for o in batch.outcomes]
         decoded = [o for o in outcomes if isinstance(o, Decoded)]
-        embeddings = self._rows_of(batch, decoded)
-        order = sorted(range(len(decoded)), key=lambda i: decoded[i].captured.when)
-        decoded = [decoded[i] for i in order]  # tracks want each camera's chips in time order
-        embeddings = embeddings[order] if len(order) else embeddings
+        copies = self.window.add(decoded, self._rows_of(batch, decoded)) if decoded else []
         rejected = [o for o in outcomes if isinstance(o, Rejected)]
         retry_now = [r for r in rejected if r.fresh and r.reason in RETRYABLE]
         rejected = [r for r in rejected if r not in retry_now]
         duplicates = [o for o in outcomes if isinstance(o, Skipped) and o.why == "duplicate"]
+        # A copy of a waiting chip under another name is a duplicate.
+        duplicates += [Skipped(d.arrival, d.identity, "duplicate") for d in copies]
+        self._record(self.window.due(), rejected, duplicates)
+        for r in retry_now:
+            self.retry(r.arrival.source)  # maybe still being written: look again later
+
+    def _record(
+        self, released: list[Held], rejected: list[Rejected], duplicates: list[Skipped]
+    ) -> None:
+        """Match, decide and record the chips the window released, in one transaction with
+        the batch's rejections and duplicates."""
+        if not (released or rejected or duplicates):
+            return
+        decoded = [h.decoded for h in released]
+        embeddings = (
+            np.stack([h.embedding for h in released]) if released else np.zeros((0, 1), np.float32)
+        )
+        self._in_flight = [d.arrival for d in decoded]
         with self.store.reading():
             observations, own = self._match(decoded, embeddings)
         with self.store.batch() as store:
@@ -190,8 +218,7 @@ class ChipWorker:
             store.recorder.record_merges(observed.merges)
             store.recorder.record_reopened(observed.reopened)
             store.recorder.record_events(events)
-        for r in retry_now:
-            self.retry(r.arrival.source)  # maybe still being written: look again later
+        self._in_flight = []
         self._count(decoded, rejected, duplicates, events)
         if decoded or rejected:
             self.on_committed()

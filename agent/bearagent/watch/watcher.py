@@ -5,8 +5,10 @@ into place, or unchanged in size and mtime for `stable_after_s` (the only signal
 the polling observer gives, for network shares). At start the roots are scanned
 for the backlog that arrived while the agent was stopped, at once when the
 kernel's inotify queue overflows (it dropped events: `observers`), and every
-`rescan_interval_s` as a safety net. Duplicates are harmless: the ledger makes a
-file seen twice a no-op.
+`rescan_interval_s` as a safety net. What one scan finds goes on together, in the
+order the caller's `Order` gives (the agent: capture time, see
+`bearagent.pipeline.backlog`). Duplicates are harmless: the ledger makes a file seen
+twice a no-op.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from bearagent.watch.paths import ChipSource, PathRules
 log = logging.getLogger(__name__)
 
 Sink = Callable[[ChipSource], None]
+#: Puts a scan's complete files in the order they are handed on (and may leave some out).
+Order = Callable[[list[ChipSource]], list[ChipSource]]
 
 
 def _text(path: str | bytes) -> str:
@@ -82,10 +86,13 @@ class _Handler(FileSystemEventHandler):
 class FolderWatcher:
     """Watches the roots and hands each complete chip file to `sink` (from several threads)."""
 
-    def __init__(self, cfg: WatchConfig, rules: PathRules, sink: Sink) -> None:
+    def __init__(
+        self, cfg: WatchConfig, rules: PathRules, sink: Sink, order: Order | None = None
+    ) -> None:
         self.cfg = cfg
         self.rules = rules
         self.sink = sink
+        self.order = order
         self._pending: dict[
             Path, tuple[Path, int, int, float]
         ] = {}  # path -> root, size, mtime, since
@@ -174,7 +181,8 @@ class FolderWatcher:
             self.scan_folder(root, root)
 
     def scan_folder(self, folder: Path, root: Path, new_folder: bool = False) -> None:
-        """Hand on old enough files below `folder`; track the ones still changing.
+        """Hand on old enough files below `folder` (all together, in `order`); track the
+        ones still changing.
 
         `new_folder`: `folder` just appeared. Files last written before its last change
         (its ctime: when it was moved here) came in with it, complete, and go at once,
@@ -189,6 +197,7 @@ class FolderWatcher:
                 arrived = folder.stat().st_ctime
             except OSError:
                 return  # gone again
+        ready: list[ChipSource] = []
         for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
             if self._stop.is_set():
                 return
@@ -202,9 +211,15 @@ class FolderWatcher:
                 except OSError:
                     continue
                 if st.st_mtime <= settled_before or st.st_mtime < arrived:
-                    self.complete(path, root)
+                    self.forget(path)
+                    if path.is_file():
+                        ready.append(self.rules.source(path, root))
                 else:
                     self.track(path, root)
+        for source in self.order(ready) if self.order is not None else ready:
+            if self._stop.is_set():
+                return
+            self.sink(source)
 
     def _rescan_loop(self) -> None:
         """Rescan at once after an overflow, and every `rescan_interval_s` (0: only then)."""
