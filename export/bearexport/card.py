@@ -137,12 +137,17 @@ def build_card(
     embedding_size: int,
     decision: DecisionSpec,
     tracks: TrackSpec | None,
-    training: TrainingSummary,
+    training: TrainingSummary | None,
+    source: str | None = None,
 ) -> ModelCard:
-    """A card for an FP32 export made now; `model.sha256` is set when it is written."""
+    """A card for an FP32 export made now; `model.sha256` is set when it is written.
+
+    `training` and `source`: what bear-train learned from, or (for a model it did
+    not train) where the network came from.
+    """
     return ModelCard(
         format_version=CARD_FORMAT_VERSION,
-        model=ModelInfo(name=name, backbone=backbone),
+        model=ModelInfo(name=name, backbone=backbone, source=source),
         input=input_spec,
         embedding=EmbeddingSpec(size=embedding_size, l2_normalised=True),
         decision=decision,
@@ -155,5 +160,32 @@ def build_card(
 
 def variant_card(card: ModelCard, precision: str) -> ModelCard:
     """The card of a reduced-precision variant: same contract, its own model name."""
-    model = ModelInfo(name=f"{card.model.name}-{precision}", backbone=card.model.backbone)
+    model = card.model.model_copy(update={"name": f"{card.model.name}-{precision}"})
     return card.model_copy(update={"model": model})
+
+
+#: Why a foreign model's card has no thresholds.
+UNCALIBRATED_REASON = (
+    "not trained by bear-train, so no val set of these bears: the box calibrates the "
+    "thresholds on its own gallery (`bearagent gallery calibrate`)"
+)
+
+
+def uncalibrated_decision(score: str) -> DecisionSpec:
+    """The rule of a model bear-train did not train: `score`, no thresholds yet."""
+    if score not in SCORE_NAMES:
+        raise ExportOptionError(
+            f"--score {score!r} is not an open-set score: choose one of " + ", ".join(SCORE_NAMES)
+        )
+    return DecisionSpec.uncalibrated(score, UNCALIBRATED_REASON)
+
+
+def describe_decision(decision: DecisionSpec) -> str:
+    """The rule in a few words, for the terminal."""
+    d = decision
+    if d.known_threshold is None or d.unknown_threshold is None:
+        return f"decision {d.score}: no thresholds ({d.method}; the box calibrates them)"
+    return (
+        f"decision {d.score}: known >= {d.known_threshold:.3f}, unknown < "
+        f"{d.unknown_threshold:.3f} ({d.method})"
+    )

@@ -1,6 +1,8 @@
 """``bear-export``: turn a trained embedder into ONNX (and TensorRT) with its model card.
 
 ``bear-export RUN_OR_CHECKPOINT --out DIR`` exports (the default command);
+``bear-export --timm NAME --out DIR`` exports any timm model (``timm`` command);
+``bear-export adopt MODEL.onnx ... --out DIR`` wraps any ONNX embedder with a card;
 ``bear-export MODEL.onnx --trt --out DIR`` builds a TensorRT engine on this box;
 ``bear-export verify MODEL`` checks an existing export. Each command parses
 options and calls one library function; errors become a one-line ``Error: ...``.
@@ -17,21 +19,41 @@ import click
 from bearagent.clikit import ErrorReportingGroup, version_option
 from bearagent.decisions import SCORE_NAMES
 from bearagent.runtime import DEFAULT_PROVIDERS
-from bearexport.engine import build_checked_engine
+from bearexport.cli_common import (
+    build_engine,
+    chips_option,
+    echo_export,
+    engine_options,
+    min_cosines,
+    out_option,
+    precision_options,
+)
+from bearexport.cli_foreign import adopt_command, timm_command
 from bearexport.errors import ExportSourceError
 from bearexport.outputs import MODEL_FILES
-from bearexport.parity import MIN_COSINE
 from bearexport.parity import require as require_parity
-from bearexport.tensorrt_build import EngineOptions
 from bearexport.verify import BATCH_ADVICE, VERIFY_ADVICE, verify_model
 
 _DEFAULT_COMMAND = "export"
 
 
+def timm_alias(args: list[str]) -> list[str]:
+    """``--timm NAME ...`` (anywhere) as the ``timm`` command: ``timm ... NAME ...``."""
+    for i, arg in enumerate(args):
+        if arg == "--timm":
+            return ["timm", *args[:i], *args[i + 1 :]]
+        if arg.startswith("--timm="):
+            return ["timm", *args[:i], arg.removeprefix("--timm="), *args[i + 1 :]]
+    return args
+
+
 class ExportGroup(ErrorReportingGroup):
-    """A group whose default command is ``export``: ``bear-export RUN --out DIR`` works."""
+    """A group whose default command is ``export``: ``bear-export RUN --out DIR`` works, and
+    ``bear-export --timm NAME --out DIR`` runs the ``timm`` command."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands:
+            args = timm_alias(args)
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [_DEFAULT_COMMAND, *args]
         return super().parse_args(ctx, args)
@@ -40,10 +62,12 @@ class ExportGroup(ErrorReportingGroup):
 @click.group(cls=ExportGroup)
 @version_option()
 def main() -> None:
-    """Export a bear-train checkpoint to ONNX / TensorRT with a model card.
+    """Export a bear-train checkpoint, a timm model or an ONNX embedder with a model card.
 
     \b
     bear-export RUN_OR_CHECKPOINT --out DIR [--fp16] [--int8] [--trt]
+    bear-export --timm NAME --out DIR [--no-pretrained] [--checkpoint FILE]
+    bear-export adopt MODEL.onnx --input HxW --mean R,G,B --std R,G,B --out DIR
     bear-export MODEL.onnx --trt --out DIR     (on the GPU box; no torch needed)
     bear-export verify MODEL [--chips DIR]
     """
@@ -52,37 +76,10 @@ def main() -> None:
     logging.getLogger("bearexport").setLevel(logging.INFO)
 
 
-def _engine_options(fp16: bool, batches: tuple[int, int, int], workspace: int) -> EngineOptions:
-    return EngineOptions(
-        fp16=fp16,
-        min_batch=batches[0],
-        opt_batch=batches[1],
-        max_batch=batches[2],
-        workspace_mib=workspace,
-    )
-
-
 @main.command("export")
 @click.argument("source", metavar="RUN_OR_CHECKPOINT", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Output folder (created; files are replaced only if every check passes).",
-)
-@click.option(
-    "--chips",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Real face chips for the parity check (default: synthetic chips).",
-)
-@click.option(
-    "--calibration-chips",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Chips for INT8 calibration (default: --chips, else synthetic).",
-)
-@click.option("--fp16", is_flag=True, help="Also write an FP16 model (and an FP16 engine).")
-@click.option("--int8", is_flag=True, help="Also write a static INT8 model.")
-@click.option("--trt", is_flag=True, help="Build a TensorRT engine for this box's GPU.")
+@out_option
+@chips_option
 @click.option(
     "--flip-tta",
     is_flag=True,
@@ -115,76 +112,29 @@ def _engine_options(fp16: bool, batches: tuple[int, int, int], workspace: int) -
     type=click.FloatRange(-1.0, 1.0),
     help="Similarity at which a chip joins a track, instead of the calibrated one.",
 )
-@click.option(
-    "--parity-chips",
-    default=32,
-    show_default=True,
-    type=click.IntRange(1, 4096),
-    help="Chips compared between PyTorch and ONNX Runtime.",
-)
-@click.option(
-    "--calibration-count",
-    default=64,
-    show_default=True,
-    type=click.IntRange(8, 4096),
-    help="Chips that calibrate the INT8 model (other chips than the parity ones).",
-)
-@click.option(
-    "--min-cosine-fp16",
-    default=MIN_COSINE["fp16"],
-    show_default=True,
-    type=click.FloatRange(0.0, 1.0),
-    help="Refuse an FP16 model below this.",
-)
-@click.option(
-    "--min-cosine-int8",
-    default=MIN_COSINE["int8"],
-    show_default=True,
-    type=click.FloatRange(0.0, 1.0),
-    help="Refuse an INT8 model below this.",
-)
-@click.option(
-    "--batch-profile",
-    nargs=3,
-    type=click.IntRange(1, 4096),
-    default=(1, 8, 32),
-    show_default=True,
-    help="TensorRT min, opt and max batch.",
-)
-@click.option(
-    "--workspace-mib",
-    default=1024,
-    show_default=True,
-    type=click.IntRange(64),
-    help="GPU memory TensorRT may use while building, in MiB.",
-)
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for picking chips.")
+@precision_options
 def export_command(source: Path, out: Path, trt: bool, fp16: bool, **kwargs: Any) -> None:
     """Export RUN_OR_CHECKPOINT (or build an engine from MODEL.onnx with --trt)."""
     batches, workspace = kwargs.pop("batch_profile"), kwargs.pop("workspace_mib")
-    engine = _engine_options(fp16, batches, workspace) if trt else None  # checked up front
+    engine = engine_options(fp16, batches, workspace) if trt else None  # checked up front
     if source.suffix.lower() == ".onnx":
         if engine is None:
             raise ExportSourceError(
                 f"{source} is already an ONNX model: add --trt to build a TensorRT engine from "
                 f"it, or check it with `bear-export verify {source}`"
             )
-        _build_engine(source, out, engine)
+        build_engine(source, out, engine)
         return
     onnx_path = _export(source, out, fp16=fp16, **kwargs)
     if engine is not None:
-        _build_engine(onnx_path, out, engine)
+        build_engine(onnx_path, out, engine)
 
 
 def _export(source: Path, out: Path, **kwargs: Any) -> Path:
     from bearexport.card import ManualRule
     from bearexport.pipeline import ExportOptions, export_checkpoint
 
-    cosines = {
-        **MIN_COSINE,
-        "fp16": kwargs.pop("min_cosine_fp16"),
-        "int8": kwargs.pop("min_cosine_int8"),
-    }
+    cosines = min_cosines(kwargs)
     manual = ManualRule(
         score=kwargs.pop("score"),
         known=kwargs.pop("known_threshold"),
@@ -194,31 +144,8 @@ def _export(source: Path, out: Path, **kwargs: Any) -> Path:
     )
     options = ExportOptions(min_cosine=cosines, manual=manual, **kwargs)
     result = export_checkpoint(source, out, options)
-    for report in result.parity.values():
-        click.echo(report.line())
-    for precision, size in result.sizes.items():
-        click.echo(f"{precision}: {out / MODEL_FILES[precision]} ({size / 1e6:.2f} MB)")
-    card = result.card
-    d, t = card.decision, card.tracks
-    tracks = f"same-individual {t.same_individual:.3f} ({t.method})" if t else "no tracks"
-    click.echo(
-        f"model card (format {card.format_version}): {card.model.name}, {card.input.width}x"
-        f"{card.input.height} {card.input.colour_order}, embedding {card.embedding.size}, "
-        f"decision {d.score}: known >= {d.known_threshold:.3f}, unknown < "
-        f"{d.unknown_threshold:.3f} ({d.method}), {tracks}, sha256 {card.model.sha256}"
-    )
+    echo_export(result, out)
     return out / MODEL_FILES["fp32"]
-
-
-def _build_engine(onnx_path: Path, out: Path, options: EngineOptions) -> None:
-    result = build_checked_engine(onnx_path, out, options)
-    click.echo(result.parity.line())
-    side = result.sidecar
-    click.echo(
-        f"engine: {result.engine} ({side.precision}, TensorRT {side.tensorrt_version}, "
-        f"{side.gpu_name} sm {side.compute_capability}, batch {side.min_batch}/"
-        f"{side.opt_batch}/{side.max_batch})"
-    )
 
 
 @main.command("verify")
@@ -282,3 +209,7 @@ def verify_command(
     require_parity(report.parity, VERIFY_ADVICE)
     if report.batch_consistency is not None:
         require_parity(report.batch_consistency, BATCH_ADVICE)
+
+
+main.add_command(timm_command)
+main.add_command(adopt_command)

@@ -42,3 +42,11 @@ class TensorRTBuildFailed(ExportError):
 
 class ExportOptionError(ExportError):
     """Export options that contradict each other (e.g. a known threshold below the unknown one)."""
+
+
+class TimmModelUnavailable(ExportError):
+    """timm does not know the model, or its weights cannot be downloaded or loaded."""
+
+
+class NotAnEmbedder(ExportError):
+    """An ONNX graph given to `bear-export adopt` does not take images and return embeddings."""

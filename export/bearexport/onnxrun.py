@@ -19,8 +19,7 @@ from bearexport.errors import DynamicBatchBroken, ExtraMissing
 BATCH_AXIS = "batch"
 
 
-def session(model: Path, threads: int = 0) -> Any:
-    """A CPU ONNX Runtime session on `model` (`threads` 0: ONNX Runtime decides)."""
+def _onnxruntime() -> Any:
     try:
         import onnxruntime as ort
     except ImportError as e:
@@ -28,12 +27,31 @@ def session(model: Path, threads: int = 0) -> Any:
             "bear-export checks models with onnxruntime, which is not installed: "
             "pip install 'bearid[cpu]'"
         ) from e
+    return ort
+
+
+def ort_errors() -> tuple[type[Exception], ...]:
+    """ONNX Runtime's own exception classes (a graph it cannot load or run)."""
+    state = _onnxruntime().capi.onnxruntime_pybind11_state
+    names = ("Fail", "InvalidArgument", "InvalidGraph", "InvalidProtobuf", "NoSuchFile",
+             "NotImplemented", "RuntimeException")  # fmt: skip
+    return tuple(getattr(state, n) for n in names if hasattr(state, n))
+
+
+def session(model: Path | bytes, threads: int = 0, *, quiet: bool = False) -> Any:
+    """A CPU ONNX Runtime session on `model`, a file or its bytes (`threads` 0: decide);
+    `quiet`: ONNX Runtime logs nothing itself (for graphs expected to fail)."""
+    ort = _onnxruntime()
     options = ort.SessionOptions()
+    if quiet:
+        options.log_severity_level = 4  # fatal only
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(
-        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        model if isinstance(model, bytes) else str(model),
+        sess_options=options,
+        providers=["CPUExecutionProvider"],
     )
 
 

@@ -1,7 +1,7 @@
 """From a bear-train checkpoint to an FP32 ONNX graph, and PyTorch's own embeddings.
 
-The only module of bearexport that imports torch (and timm): the TensorRT path
-and `verify` never load it.
+With `timm_source`, the only modules of bearexport that import torch (and timm):
+the TensorRT path, `adopt` and `verify` never load them.
 """
 
 from __future__ import annotations
