@@ -27,8 +27,10 @@ from beartrain.evaluation import (
     decision_spec,
     ranked_against,
     rule_figures,
+    rule_of,
     subset_queries,
 )
+from beartrain.evaluation.decision_rule import CARD_SCORES
 from beartrain.evaluation.tracks import different_similarities, same_similarities
 
 
@@ -56,24 +58,24 @@ def test_ranked_individuals_match_a_naive_loop(seed: int, n_ind: int, n_gallery:
         assert best[str(top[row])] == pytest.approx(ordered[0], abs=1e-6)
 
 
-def _queries(seed: int = 0) -> OpenSetQueries:
+def _queries(seed: int = 0, n: int = 60, wrong: float = 0.1) -> OpenSetQueries:
     rng = np.random.default_rng(seed)
-    genuine = -np.sort(-rng.uniform(0, 1, (60, 4)), axis=1)
+    genuine = -np.sort(-rng.uniform(0, 1, (n, 4)), axis=1)
     genuine[:, 0] += 0.3  # known queries stand out from their next individuals
-    strangers = -np.sort(-rng.uniform(0, 1, (30, 4)), axis=1)
-    correct = rng.uniform(size=60) > 0.1
+    strangers = -np.sort(-rng.uniform(0, 1, (n // 2, 4)), axis=1)
+    correct = rng.uniform(size=n) > wrong
     return OpenSetQueries("encounter", genuine, correct, strangers)
 
 
 def test_rule_figures_count_the_agents_outcomes_as_the_calibration_does() -> None:
     q = _queries()
-    for name in ("best", "margin3"):
+    for name, confidence in (("best", None), ("margin3", None), ("margin3", 0.95)):
         g, s = open_set_score(name, q.genuine), open_set_score(name, q.strangers)
-        cal = calibrate(name, g, q.correct, s, 0.1, 0.05)
+        cal = calibrate(name, g, q.correct, s, 0.1, 0.05, confidence)
         rule = DecisionRule(name, cal.known, cal.unknown)
         figures = rule_figures(rule, q)
         point = operating_point(g, q.correct, s, cal.known, cal.unknown)
-        assert figures["automatic_error"] == pytest.approx(point.automatic_error)
+        assert figures["automatic_error"] == pytest.approx(point.automatic_error, nan_ok=True)
         assert figures["false_unknown_rate"] == pytest.approx(point.false_unknown_rate)
         assert figures["unknown_detection_rate"] == pytest.approx(point.unknown_detection_rate)
         assert figures["review_share"] == pytest.approx(point.review_share)
@@ -85,29 +87,42 @@ def test_rule_figures_count_the_agents_outcomes_as_the_calibration_does() -> Non
         assert outcome == rule.classify(open_set_score(name, q.genuine[:1]))[0]
 
 
-def test_rule_choice_takes_the_smallest_review_share_that_meets_both_targets() -> None:
-    q = _queries()
+def test_rule_choice_takes_the_smallest_review_share_among_scores_that_decide() -> None:
+    q = _queries(n=600, wrong=0.02)
     cals = calibrate_scores(q, target_error=0.1, target_false_unknown=0.05)
     choice = choose_rule(cals)
-    assert set(cals) == {"best", "margin", "margin3", "blend"}
-    meeting = {n: c for n, c in cals.items() if c.point.false_unknown_rate <= 0.05}
+    assert set(cals) == set(CARD_SCORES) >= {"best", "margin", "margin3", "blend"}
+    deciding = {n: c for n, c in cals.items() if c.decides_known or c.decides_unknown}
     assert choice.meets_targets
-    assert choice.chosen in meeting
+    assert choice.chosen in deciding
     assert cals[choice.chosen].point.review_share == min(
-        c.point.review_share for c in meeting.values()
+        c.point.review_share for c in deciding.values()
     )
+    for c in deciding.values():  # what each one decides keeps its bound
+        assert not c.decides_known or c.error_bound <= 0.1
+        assert not c.decides_unknown or c.false_unknown_bound <= 0.05
     spec = decision_spec(choice.calibration, q)
     assert spec.method == "calibrated" and spec.level == "encounter"
-    assert spec.validation_set == "val: 60 known and 30 unknown encounters (mean embeddings)"
+    assert spec.validation_set == "val: 600 known and 300 unknown encounters (mean embeddings)"
+    assert spec.known_threshold is not None and spec.unknown_threshold is not None
     assert spec.known_threshold >= spec.unknown_threshold
 
 
-def test_when_no_score_meets_the_targets_the_lowest_error_is_kept_and_said() -> None:
-    q = _queries()
-    wrong = OpenSetQueries("chip", q.genuine, np.zeros(60, bool), q.strangers)  # all wrong
+def test_when_no_score_keeps_its_promise_everything_goes_to_review_and_the_card_says_why() -> None:
+    rng = np.random.default_rng(4)  # genuine and strangers alike, and every id wrong
+    genuine = -np.sort(-rng.uniform(0, 1, (200, 4)), axis=1)
+    strangers = -np.sort(-rng.uniform(0, 1, (200, 4)), axis=1)
+    wrong = OpenSetQueries("chip", genuine, np.zeros(200, bool), strangers)
     choice = choose_rule(calibrate_scores(wrong, 0.05, 0.05))
     assert not choice.meets_targets
-    assert "no score meets both targets" in choice.reason
+    assert "no score makes an automatic decision that keeps its promise" in choice.reason
+    spec = decision_spec(choice.calibration, wrong)
+    rule = rule_of(spec)
+    assert not (rule.decides_known or rule.decides_unknown)
+    assert spec.reason is not None and spec.reason.startswith("no automatic known: ")
+    # The point estimates of before: the lowest automatic error is kept, and said.
+    before = choose_rule(calibrate_scores(wrong, 0.05, 0.05, confidence=None))
+    assert not before.meets_targets and "no score meets both targets" in before.reason
 
 
 def test_margin_separates_a_stranger_who_resembles_several_individuals() -> None:

@@ -20,7 +20,8 @@ from beartrain.checkpoint import CheckpointError, load_checkpoint
 from beartrain.cli import main
 from beartrain.config import TrainConfigError, build_config
 from beartrain.data.splitfile import Split, SplitRow, read_split, write_split
-from beartrain.evaluation import calibrate_scores, choose_rule
+from beartrain.evaluation import calibrate_scores, choose_rule, rule_of
+from beartrain.evaluation.decision_rule import CARD_SCORES
 from beartrain.evaluation.report import evaluate_run, measure
 from beartrain.search import trial_config
 from beartrain.synthetic import SyntheticConfig, write_population
@@ -118,6 +119,7 @@ def test_run_folder_holds_what_the_issue_lists(trained: FitResult, split_dir: Pa
         "config.yaml",
         "metrics.csv",
         "curves.png",
+        "start.pt",
         "best.pt",
         "last.pt",
         "calibration.json",
@@ -132,6 +134,15 @@ def test_run_folder_holds_what_the_issue_lists(trained: FitResult, split_dir: Pa
         rows = list(csv.DictReader(f))
     assert [int(float(r["epoch"])) for r in rows] == list(range(13))
     assert {"train_loss", "val_chip_acc1", "val_enc_acc5", "val_auroc"} <= set(rows[1])
+    assert load_checkpoint(run / "start.pt").epoch == 0
+    readme = (run / "README.md").read_text()
+    start, best = trained.history[0], trained.history[trained.best_epoch]
+    assert f"| val | start (epoch 0) | best (epoch {trained.best_epoch}) | gain |" in readme
+    gain = best["val_chip_acc1"] - start["val_chip_acc1"]
+    assert (
+        f"| val_chip_acc1 | {start['val_chip_acc1']:.3f} | {best['val_chip_acc1']:.3f} | "
+        f"{gain:+.3f} |" in readme
+    )
 
 
 def test_checkpoint_contract_for_bear_export(trained: FitResult) -> None:
@@ -149,6 +160,7 @@ def test_checkpoint_contract_for_bear_export(trained: FitResult) -> None:
     assert (d.method, d.level) == ("calibrated", "encounter")
     assert (d.target_error_rate, d.target_false_unknown_rate) == (0.05, 0.05)
     assert d.false_unknown_rate is not None and d.false_unknown_rate <= 0.05
+    assert d.known_threshold is not None and d.unknown_threshold is not None
     assert d.known_threshold >= d.unknown_threshold
     assert isinstance(ckpt.tracks, TrackSpec) and ckpt.tracks == trained.tracks
     assert ckpt.tracks.method == "calibrated" and ckpt.tracks.target_false_join_rate == 0.02
@@ -177,7 +189,12 @@ def test_evaluate_writes_the_table_and_open_set_figures(trained: FitResult) -> N
     assert known == 8 and unknown >= HELD_OUT
     assert f"| per encounter | 8 / {unknown} | " in md and "| per chip | " in md
     d = report.decision
-    assert f"score `{d.score}`, known >= {d.known_threshold:.4f}" in md
+    assert f"): {rule_of(d).describe()}" in md
+    # The start (epoch 0) beside the best epoch: its rows, and what fine-tuning bought.
+    assert report.start_metrics is not None
+    assert "| test (open) | resnet10t | circle | 0 (start) | per chip |" in md
+    start = report.start_metrics["test_chip_acc1"]
+    assert f"acc@1 per chip {start:.3f} -> {report.metrics['test_chip_acc1']:.3f}" in md
     enc = report.rule_figures["encounter"]
     total = enc["automatic_share"] + enc["review_share"]
     assert total == pytest.approx(1.0)
@@ -362,7 +379,7 @@ def test_rule_is_calibrated_on_the_queries_the_agent_decides_on(
     assert ckpt.decision.level == level
     assert ("encounters" in ckpt.decision.validation_set) is (level == "encounter")
     calibration = json.loads((result.run_dir / "calibration.json").read_text())
-    assert set(calibration["scores"]) == {"best", "margin", "margin3", "blend"}
+    assert set(calibration["scores"]) == set(CARD_SCORES)
     assert calibration["decision"]["score"] == choice.chosen
     assert "Decision rule (val: " in (result.run_dir / "README.md").read_text()
 

@@ -19,15 +19,18 @@ from pathlib import Path
 from types import FrameType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import sqlite_utils
+
 from bearagent import sdnotify
 from bearagent.config import AgentConfig
 from bearagent.detection.stage import FrameStage
 from bearagent.detection.wiring import start_frame_stage
 from bearagent.encounters import EncounterTracker
 from bearagent.errors import BearIdError
-from bearagent.gallery.calibration import ensure_calibration, settings_from
 from bearagent.gallery.individuals import adopt_provisional_ids
+from bearagent.gallery.recalibrate import recalibrate
 from bearagent.gallery.references import check_gallery_model
+from bearagent.gallery.track_calibration import calibrate_tracks_on_gallery
 from bearagent.ledger import Ledger
 from bearagent.modelcard import ModelCard
 from bearagent.mqtt import Publisher, make_publisher, payloads
@@ -52,13 +55,30 @@ class StartupError(BearIdError):
     """The agent cannot start with this configuration."""
 
 
-def same_individual(card: ModelCard, cfg: AgentConfig) -> float:
-    """The tracks' same-individual similarity: config, else the card's, else (a format-1
-    card) its single threshold."""
+def same_individual(
+    card: ModelCard, cfg: AgentConfig, db: sqlite_utils.Database | None = None
+) -> float:
+    """The tracks' same-individual similarity: config, else the card's, else calibrated on
+    the gallery (`db`), else (a format-1 card) its single threshold."""
     if cfg.encounter.same_individual is not None:
         return cfg.encounter.same_individual
     if card.tracks is not None:
         return card.tracks.same_individual
+    tracks = calibrate_tracks_on_gallery(db, card.model.sha256 or "") if db is not None else None
+    if tracks is not None:
+        log.info(
+            "the model card has no calibrated same-individual similarity: tracks use %.3f, "
+            "calibrated on this gallery (%d same, %d different pairs; false-join %.3f)",
+            tracks.threshold, tracks.same, tracks.different, tracks.false_join_rate,
+        )  # fmt: skip
+        return tracks.threshold
+    if card.decision.unknown_threshold is None:
+        raise StartupError(
+            "the model card has no same-individual similarity for tracks (no calibrated "
+            "thresholds) and the gallery has too few encounters to calibrate one: enrol "
+            "individuals with two or more images per encounter (`bearagent gallery enroll`), "
+            "or set encounter.same_individual"
+        )
     log.info(
         "the model card has no calibrated same-individual similarity (format %d): tracks use "
         "its threshold %.3f; set encounter.same_individual to choose",
@@ -167,10 +187,9 @@ class Agent:
                 check_gallery_model(db, model.sha256, model.name)
                 if adopted := adopt_provisional_ids(db, self.cfg.agent.id):
                     log.info("gave %d provisional individuals this box's id", adopted)
-                decision = self.cfg.decision
-                if decision.calibrate_on_gallery:
-                    score = decision.score or card.decision.score
-                    ensure_calibration(db, model.sha256, score, settings_from(decision))
+                done = recalibrate(db, model.sha256, card.decision, self.cfg.decision, when="stale")
+                if done.result is not None:
+                    log.info("gallery calibration (%s): %s", done.score, done.note)
         finally:
             db.conn.close()
 
@@ -183,7 +202,7 @@ class Agent:
             rules = RuleKeeper(store.db, model.sha256, card.decision, self.cfg.decision)
             self._rules = rules
             tracker = EncounterTracker(
-                self.cfg.encounter, rules, same_individual(card, self.cfg), store.identity
+                self.cfg.encounter, rules, same_individual(card, self.cfg, store.db), store.identity
             )
             capture = self.cfg.capture
             settings = WorkerSettings(

@@ -23,9 +23,8 @@ from bearagent.cli.options import config_options
 from bearagent.clikit import ErrorReportingGroup
 from bearagent.config import AgentConfig
 from bearagent.errors import BearIdError
-from bearagent.gallery.calibration import GalleryCalibration, calibrate_gallery, settings_from
+from bearagent.gallery.recalibrate import Recalibration, recalibrate_model
 from bearagent.gallery.reference_thumbnails import backfill as backfill_thumbnails
-from bearagent.modelcard import load_model_card
 from bearagent.review import schema as review_schema
 from bearagent.review.actions import Reviewer, ReviewService
 from bearagent.runtime import Embedder, RuntimeConfig, open_embedder
@@ -55,31 +54,17 @@ def _person() -> Reviewer:
     return Reviewer(f"{getpass.getuser()} (command line)")
 
 
-def _calibrate(db: sqlite_utils.Database, cfg: AgentConfig) -> GalleryCalibration | None:
+def _calibrate(db: sqlite_utils.Database, cfg: AgentConfig) -> Recalibration | None:
     """Re-estimate the decision thresholds on the gallery (after it changed)."""
     if not cfg.decision.calibrate_on_gallery:
         return None
     try:
-        card = load_model_card(cfg.runtime.model)
+        done = recalibrate_model(db, cfg.runtime.model, cfg.decision)
     except BearIdError as e:
         click.echo(f"not calibrated on the gallery: {e}", err=True)
         return None
-    score = cfg.decision.score or card.decision.score
-    result = calibrate_gallery(db, card.model.sha256 or "", score, settings_from(cfg.decision))
-    click.echo(f"decision thresholds ({score}): {_describe(result)}", err=True)
-    return result
-
-
-def _describe(result: GalleryCalibration) -> str:
-    c = result.calibration
-    if c is None:
-        return f"the model card's stay in force ({result.reason})"
-    p = c.point
-    return (
-        f"known >= {c.known:.4f}, unknown < {c.unknown:.4f} ({result.reason}); on the gallery: "
-        f"automatic error {p.automatic_error:.3f}, false-unknown {p.false_unknown_rate:.3f}, "
-        f"unknown detection {p.unknown_detection_rate:.3f}, review {p.review_share:.3f}"
-    )
+    click.echo(f"decision thresholds ({done.score}): {done.note}", err=True)
+    return done
 
 
 @main.group("gallery", cls=ErrorReportingGroup)
@@ -119,23 +104,27 @@ def enroll_command(root: Path, cfg: AgentConfig) -> None:
 def calibrate_command(cfg: AgentConfig, as_json: bool) -> None:
     """Re-estimate the known / review / unknown thresholds on this gallery.
 
-    Genuine scores leave each encounter out, stranger scores each individual; the
-    result wins over the model card's thresholds when the gallery has at least
-    decision.min_individuals individuals with two or more encounters. Runs on its
-    own after enroll, import, remove, promote and reembed, and at agent start when
-    stale.
+    Genuine scores leave each encounter out, stranger scores each individual; a
+    threshold is kept only where the upper bound of its error rate (at
+    decision.confidence) is within its target, else that automatic decision is
+    withheld (review). The result wins over the model card's thresholds when the
+    gallery has at least decision.min_individuals individuals with two or more
+    encounters. Runs on its own after enroll, import, remove, promote and reembed,
+    and at agent start when stale.
     """
     db = _open(cfg.agent.database_path)
     result = _calibrate(db, cfg.model_copy(update={"decision": cfg.decision.model_copy(
         update={"calibrate_on_gallery": True})}))  # fmt: skip
-    if as_json and result is not None:
-        c = result.calibration
+    if as_json and result is not None and result.result is not None:
+        c = result.result.calibration
         click.echo(json.dumps({
-            "reason": result.reason,
-            "individuals": result.individuals,
-            "encounters": result.encounters,
-            "score": c.score if c else None,
-            "figures": {**c.point.as_dict(), "auroc": c.auroc} if c else None,
+            "reason": result.result.reason,
+            "individuals": result.result.individuals,
+            "encounters": result.result.encounters,
+            "score": result.score,
+            "why": c.why if c else None,
+            "figures": {**c.point.as_dict(), "auroc": c.auroc, "error_bound": c.error_bound,
+                        "false_unknown_bound": c.false_unknown_bound} if c else None,
         }, indent=2))  # fmt: skip
 
 

@@ -15,9 +15,10 @@ At thresholds (known, unknown):
   genuine queries flagged, the *detection rate* the share of strangers flagged;
 - the rest goes to review.
 
-`choose_thresholds` takes the highest unknown threshold whose false-unknown rate
-meets its target, and the lowest known threshold whose automatic error meets
-its target; where they cross there is no review band.
+The thresholds are chosen in `bearagent.decisions.thresholds`: each is kept only
+where the upper confidence bound of its error rate is within its target; where
+none is, that kind of automatic decision is withheld and `Calibration.withheld`
+says why (both withheld: everything goes to review).
 """
 
 from __future__ import annotations
@@ -28,12 +29,31 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from bearagent.decisions.bounds import DEFAULT_CONFIDENCE, upper_bound
+from bearagent.decisions.scores import NEVER_KNOWN, NEVER_UNKNOWN
+from bearagent.decisions.thresholds import (
+    CalibrationError,
+    choose,
+    choose_thresholds,
+    known_threshold,
+    unknown_threshold,
+)
+
+__all__ = [
+    "Calibration",
+    "CalibrationError",
+    "OperatingPoint",
+    "auroc",
+    "calibrate",
+    "choose_thresholds",
+    "known_threshold",
+    "operating_point",
+    "review_curve",
+    "unknown_threshold",
+]
+
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
-
-
-class CalibrationError(ValueError):
-    """Thresholds cannot be chosen from these queries."""
 
 
 def auroc(known: FloatArray, unknown: FloatArray) -> float:
@@ -100,65 +120,24 @@ def operating_point(
     )
 
 
-def unknown_threshold(genuine: FloatArray, target_false_unknown: float) -> float:
-    """The highest threshold that flags at most the target share of genuine queries.
-
-    With genuine scores sorted ascending s[0] <= s[1] <= ... and m = floor(target * n),
-    it is s[m]: exactly the m lowest fall below it (fewer on ties).
-    """
-    g = np.sort(np.asarray(genuine, np.float64))
-    if len(g) == 0:
-        raise CalibrationError("no genuine queries: the unknown threshold needs known individuals")
-    m = math.floor(target_false_unknown * len(g) + 1e-9)
-    return float(g[min(m, len(g) - 1)])
-
-
-def known_threshold(
-    genuine: FloatArray, correct: BoolArray, strangers: FloatArray, target_error: float
-) -> float:
-    """The lowest threshold whose accepted queries are wrong at most `target_error` of the time.
-
-    Queries are taken best score first; the threshold is the score of the last one
-    in the longest such prefix that meets the target (ties taken together). When
-    even the best-scoring query is wrong, it lies just above every score.
-    """
-    scores = np.concatenate([np.asarray(genuine, np.float64), np.asarray(strangers, np.float64)])
-    wrong = np.concatenate([~np.asarray(correct, bool), np.ones(len(strangers), bool)])
-    if len(scores) == 0:
-        raise CalibrationError("no queries to calibrate the known threshold on")
-    order = np.argsort(-scores, kind="stable")
-    s, w = scores[order], wrong[order]
-    errors = np.cumsum(w) / np.arange(1, len(s) + 1)
-    # A prefix may end only where the next score is lower (ties go together).
-    ends = np.flatnonzero(np.append(s[1:] < s[:-1], True))
-    ok = ends[errors[ends] <= target_error + 1e-12]
-    if len(ok) == 0:
-        return float(np.nextafter(s[0], np.inf))
-    return float(s[ok[-1]])
-
-
-def choose_thresholds(
-    genuine: FloatArray,
-    correct: BoolArray,
-    strangers: FloatArray,
-    target_error: float = 0.05,
-    target_false_unknown: float = 0.05,
-) -> tuple[float, float]:
-    """(known, unknown) thresholds for the two targets; known >= unknown always."""
-    unknown = unknown_threshold(genuine, target_false_unknown)
-    known = known_threshold(genuine, correct, strangers, target_error)
-    return max(known, unknown), unknown
-
-
 @dataclass(frozen=True)
 class Calibration:
-    """Thresholds chosen for targets, and what they do on the calibration queries."""
+    """Thresholds chosen for targets, and what they do on the calibration queries.
+
+    `error_bound` / `false_unknown_bound`: the upper confidence bounds of the
+    automatic error and the false-unknown rate at the chosen thresholds (NaN where
+    nothing is counted); `withheld`: why a kind of automatic decision is not made.
+    """
 
     score: str
     target_error: float
     target_false_unknown: float
     point: OperatingPoint
     auroc: float
+    confidence: float | None = DEFAULT_CONFIDENCE
+    error_bound: float = math.nan
+    false_unknown_bound: float = math.nan
+    withheld: tuple[str, ...] = ()
 
     @property
     def known(self) -> float:
@@ -170,6 +149,29 @@ class Calibration:
         """The unknown threshold."""
         return self.point.unknown_threshold
 
+    @property
+    def decides_known(self) -> bool:
+        """Whether some queries are accepted automatically."""
+        return self.known < NEVER_KNOWN
+
+    @property
+    def decides_unknown(self) -> bool:
+        """Whether some queries are flagged unknown automatically."""
+        return self.unknown > NEVER_UNKNOWN
+
+    @property
+    def why(self) -> str:
+        """One line: what the thresholds promise, or why decisions are withheld."""
+        if not (self.decides_known or self.decides_unknown):
+            return "everything to review: " + "; ".join(self.withheld)
+        level = "" if self.confidence is None else f" at {100 * self.confidence:g} % confidence"
+        parts = []
+        if self.decides_known:
+            parts.append(f"automatic error <= {self.target_error:g}{level}")
+        if self.decides_unknown:
+            parts.append(f"false-unknown <= {self.target_false_unknown:g}{level}")
+        return "; ".join(["keeps " + " and ".join(parts), *self.withheld])
+
 
 def calibrate(
     score: str,
@@ -178,17 +180,28 @@ def calibrate(
     strangers: FloatArray,
     target_error: float = 0.05,
     target_false_unknown: float = 0.05,
+    confidence: float | None = DEFAULT_CONFIDENCE,
 ) -> Calibration:
     """Choose the thresholds of score `score` on these queries (scores already computed)."""
-    known, unknown = choose_thresholds(
-        genuine, correct, strangers, target_error, target_false_unknown
-    )
+    choice = choose(genuine, correct, strangers, target_error, target_false_unknown, confidence)
+    point = operating_point(genuine, correct, strangers, choice.known, choice.unknown)
+    level = confidence if confidence is not None else DEFAULT_CONFIDENCE
+    g, c = np.asarray(genuine, np.float64), np.asarray(correct, bool)
+    s = np.asarray(strangers, np.float64)
+    g_acc, s_acc = g >= choice.known, s >= choice.known
+    accepted = int(g_acc.sum() + s_acc.sum())
+    wrong = int((g_acc & ~c).sum() + s_acc.sum())
+    flagged = int((g < choice.unknown).sum())
     return Calibration(
         score=score,
         target_error=target_error,
         target_false_unknown=target_false_unknown,
-        point=operating_point(genuine, correct, strangers, known, unknown),
+        point=point,
         auroc=auroc(genuine, strangers),
+        confidence=confidence,
+        error_bound=float(upper_bound(wrong, accepted, level)),
+        false_unknown_bound=float(upper_bound(flagged, len(g), level)),
+        withheld=choice.withheld,
     )
 
 
@@ -200,7 +213,7 @@ def review_curve(
     steps: int = 50,
 ) -> list[OperatingPoint]:
     """Review share against automatic error as the known threshold rises (unknown fixed)."""
-    unknown = unknown_threshold(genuine, target_false_unknown)
+    unknown = unknown_threshold(genuine, target_false_unknown, None)
     scores = np.concatenate([np.asarray(genuine, np.float64), np.asarray(strangers, np.float64)])
     top = float(scores.max()) if len(scores) else unknown
     knowns = np.unique(np.concatenate([[unknown], np.linspace(unknown, top, steps)]))

@@ -12,11 +12,11 @@ class DecisionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    score: Literal["best", "margin", "margin3", "blend"] | None = Field(
+    score: Literal["best", "margin", "margin3", "blend", "asnorm", "individual"] | None = Field(
         default=None,
-        description="Open-set score (best, margin, margin3, blend). Default: the model card's. "
-        "Changing it needs thresholds for that score: from gallery calibration or the two "
-        "keys below.",
+        description="Open-set score (best, margin, margin3, blend; asnorm and individual also "
+        "need the gallery's calibration: docs/openset.md). Default: the model card's. Changing "
+        "it needs thresholds for that score: from gallery calibration or the two keys below.",
     )
     known_threshold: float | None = Field(
         default=None,
@@ -42,6 +42,13 @@ class DecisionConfig(BaseModel):
     target_false_unknown_rate: float = Field(
         default=0.05, gt=0, lt=1,
         description="Gallery calibration: share of known bears allowed to come out unknown.",
+    )  # fmt: skip
+    confidence: float = Field(
+        default=0.95, ge=0.5, lt=1,
+        description="Gallery calibration: a threshold is kept only where the upper "
+        "(Clopper-Pearson) bound of its error rate at this confidence is within its target; "
+        "where none is, that kind of automatic decision is withheld (all of them: everything "
+        "goes to review).",
     )  # fmt: skip
     min_individuals: int = Field(
         default=8, ge=2,

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bearagent.decisions.rule import DecisionRule, Outcome
-from bearagent.decisions.scores import open_set_score, ranked_matrix
+from bearagent.decisions.scores import CandidateStats, open_set_score, ranked_matrix
 from bearagent.matching.knn import Candidate
 
 
@@ -44,15 +44,20 @@ class Decision:
         return replace(self, individual_id=individual_id, name=None, provisional=provisional)
 
 
+class CohortMissing(ValueError):
+    """A cohort score without the gallery's statistics of the candidates."""
+
+
 def decide_ranked(
-    ranked: NDArray[np.float64], rule: DecisionRule
+    ranked: NDArray[np.float64], rule: DecisionRule, stats: CandidateStats | None = None
 ) -> tuple[NDArray[np.str_], NDArray[np.float64]]:
     """Outcomes and scores of many queries at once ((Q, K) best-first similarities).
 
-    A query without any candidate (an empty gallery) is unknown whatever its score.
+    A cohort score needs `stats` of each query's best candidate. A query without any
+    candidate (an empty gallery) is unknown whatever its score.
     """
     r = np.atleast_2d(np.asarray(ranked, dtype=np.float64))
-    scores = open_set_score(rule.score, r)
+    scores = open_set_score(rule.score, r, stats)
     outcomes = rule.classify(scores)
     if r.shape[1] == 0:
         return np.full(len(r), Outcome.UNKNOWN.value), scores
@@ -61,9 +66,17 @@ def decide_ranked(
 
 def decide(candidates: Sequence[Candidate], rule: DecisionRule) -> Decision:
     """The decision for one query from its candidates (best first)."""
-    outcomes, scores = decide_ranked(ranked_matrix([candidates]), rule)
-    outcome = Outcome(str(outcomes[0]))
     best = candidates[0] if candidates else None
+    stats = None
+    if rule.needs_cohort:
+        if rule.cohort is None:
+            raise CohortMissing(
+                f"the open-set score {rule.score!r} needs the gallery's cohort statistics: "
+                "calibrate on the gallery first (`bearagent gallery calibrate`)"
+            )
+        stats = rule.cohort.lookup([best.individual_id if best is not None else None])
+    outcomes, scores = decide_ranked(ranked_matrix([candidates]), rule, stats)
+    outcome = Outcome(str(outcomes[0]))
     similarity = float(best.similarity) if best is not None else -1.0
     accepted = outcome is Outcome.KNOWN and best is not None
     return Decision(

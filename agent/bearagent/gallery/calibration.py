@@ -10,35 +10,43 @@ own named individuals stand in for the queries:
 - *strangers*: the same query with all of its individual's references left out
   (leave-one-individual-out) — whoever it matches is wrong.
 
+(`bearagent.gallery.leave_out`). Each threshold is kept only where the upper
+confidence bound of its error rate is within its target
+(`bearagent.decisions.thresholds`); a gallery large enough to calibrate on whose
+scores cannot keep a promise withholds that kind of automatic decision, and the
+stored calibration says why (both withheld: everything goes to review). The
+cohort scores' per-individual statistics are stored with it.
+
 `calibrate_references` is the pure function (bear-train's bench calls it too);
 `calibrate_gallery` runs it on the database and stores the result in the
 ``calibrations`` table with the gallery key it was computed on, so the agent
 knows when it is stale. Provisional individuals (the agent's own guesses) take
 no part. A gallery too small to calibrate on keeps the model card's thresholds.
+"When the gallery changed" is one policy: `bearagent.gallery.recalibrate`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import sqlite_utils
 from numpy.typing import NDArray
 
-from bearagent.decisions import Calibration, calibrate, open_set_score
+from bearagent.decisions import Calibration, CohortSummary, calibrate
+from bearagent.decisions.bounds import DEFAULT_CONFIDENCE
 from bearagent.decisions.config import DecisionConfig
-from bearagent.decisions.scores import NEIGHBOURS
 from bearagent.gallery.codec import stack_blobs
+from bearagent.gallery.leave_out import leave_out
 from bearagent.gallery.reference_encounters import group_encounters
 from bearagent.gallery.schema import gallery_state
 from bearagent.gallery.writes import now_iso, reading, writing
 
 log = logging.getLogger(__name__)
 
-#: Queries per similarity block (block x references float32 stays small).
-_BLOCK = 16
 #: Reference rows read from SQLite at a time.
 _FETCH = 8192
 
@@ -49,6 +57,7 @@ class CalibrationSettings:
 
     target_error: float = 0.05
     target_false_unknown: float = 0.05
+    confidence: float | None = DEFAULT_CONFIDENCE
     min_individuals: int = 8
     min_encounters: int = 30
     max_queries: int = 1000
@@ -60,6 +69,7 @@ def settings_from(cfg: DecisionConfig) -> CalibrationSettings:
     return CalibrationSettings(
         target_error=cfg.target_error_rate,
         target_false_unknown=cfg.target_false_unknown_rate,
+        confidence=cfg.confidence,
         min_individuals=cfg.min_individuals,
         min_encounters=cfg.min_encounters,
         max_queries=cfg.max_queries,
@@ -74,6 +84,7 @@ class GalleryCalibration:
     individuals: int  # named individuals with two or more encounters
     encounters: int  # genuine queries used
     reason: str  # what was done, or why the card's thresholds stay in force
+    cohort: CohortSummary | None = None  # the cohort scores' statistics of its individuals
 
 
 @dataclass(frozen=True)
@@ -87,14 +98,13 @@ class StoredCalibration:
     unknown: float
     individuals: int
     encounters: int
-    figures: dict[str, float | int]
+    figures: dict[str, Any]
+    cohort: CohortSummary | None = field(default=None, compare=False)
 
-
-def _factorize(values: list[str]) -> tuple[NDArray[np.int64], int]:
-    """Each value's index among the distinct values (first seen first), and how many."""
-    index: dict[str, int] = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int64, len(values))
-    return codes, len(index)
+    @property
+    def why(self) -> str:
+        """What the stored thresholds promise, or why decisions are withheld."""
+        return str(self.figures.get("why", ""))
 
 
 def leave_out_scores(
@@ -105,74 +115,10 @@ def leave_out_scores(
     max_queries: int = 1000,
     seed: int = 0,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], int]:
-    """(genuine scores, genuine top-1 correct, stranger scores, eligible individuals).
-
-    Memory stays near the references themselves: only the sampled encounters' means
-    are formed, and each block of queries masks its own rows in place.
-    """
-    owner_of, _ = _factorize(individuals)
-    order = np.argsort(owner_of, kind="stable")
-    grouped = bool(np.all(order == np.arange(len(order))))  # as the database returns them
-    refs = np.asarray(embeddings, np.float32)
-    refs = refs if grouped else refs[order]  # no second copy of a large gallery when grouped
-    owner = owner_of[order]
-    encounter_of, n_encounters = _factorize(
-        [f"{individuals[i]}\x00{encounters[i]}" for i in order.tolist()]
-    )
-    starts = np.flatnonzero(np.append(True, owner[1:] != owner[:-1]))
-    enc_owner = np.zeros(n_encounters, np.int64)
-    enc_owner[encounter_of] = owner
-    per_individual = np.bincount(enc_owner, minlength=len(starts))
-    queries = np.arange(n_encounters)
-    if n_encounters > max_queries:
-        queries = np.sort(np.random.default_rng(seed).choice(queries, max_queries, replace=False))
-    rows_of = _rows_of_encounters(encounter_of, queries)
-    genuine, correct, strangers = [], [], []
-    for lo in range(0, len(queries), _BLOCK):
-        q = queries[lo : lo + _BLOCK]
-        means = np.stack([refs[rows_of[e]].sum(axis=0) for e in q.tolist()])
-        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-        sims = means @ refs.T  # (B, N)
-        own = enc_owner[q]
-        block = np.arange(len(q))
-        alone = np.maximum.reduceat(sims, starts, axis=1)  # (B, M)
-        alone[block, own] = -np.inf  # leave the whole individual out: a stranger
-        strangers.append(_scores(alone, score))
-        for r, e in enumerate(q.tolist()):
-            sims[r, rows_of[e]] = -np.inf  # leave the query's own encounter out
-        has_more = per_individual[own] >= 2
-        if has_more.any():
-            left = np.maximum.reduceat(sims[has_more], starts, axis=1)
-            genuine.append(_scores(left, score))
-            correct.append(np.argmax(left, axis=1) == own[has_more])
-    cat = np.concatenate
-    return (
-        cat(genuine) if genuine else np.zeros(0),
-        cat(correct) if correct else np.zeros(0, bool),
-        cat(strangers) if strangers else np.zeros(0),
-        int((per_individual >= 2).sum()),
-    )
-
-
-def _rows_of_encounters(
-    encounter_of: NDArray[np.int64], wanted: NDArray[np.int64]
-) -> dict[int, NDArray[np.int64]]:
-    """The reference rows of each wanted encounter."""
-    keep = np.isin(encounter_of, wanted)
-    rows = np.flatnonzero(keep)
-    out: dict[int, list[int]] = {}
-    for row, e in zip(rows.tolist(), encounter_of[keep].tolist(), strict=True):
-        out.setdefault(e, []).append(row)
-    return {e: np.asarray(r, np.int64) for e, r in out.items()}
-
-
-def _scores(by_individual: NDArray[np.float32], score: str) -> NDArray[np.float64]:
-    k = min(NEIGHBOURS, by_individual.shape[1])
-    if by_individual.shape[1] > k:
-        by_individual = -np.partition(-by_individual, k - 1, axis=1)[:, :k]
-    top = -np.sort(-by_individual, axis=1)[:, :k].astype(np.float64)
-    top[~np.isfinite(top)] = np.nan
-    return open_set_score(score, top)
+    """(genuine scores, genuine top-1 correct, stranger scores, eligible individuals)."""
+    queries = leave_out(embeddings, individuals, encounters, max_queries, seed)
+    genuine, strangers = queries.scores(score)
+    return genuine, queries.correct, strangers, queries.eligible
 
 
 def calibrate_references(
@@ -185,9 +131,9 @@ def calibrate_references(
     """Thresholds of `score` on these references, or why the gallery is too small."""
     if len(set(individuals)) < 2:
         return GalleryCalibration(None, 0, 0, "fewer than 2 named individuals")
-    genuine, correct, strangers, eligible = leave_out_scores(
-        embeddings, individuals, encounters, score, settings.max_queries, settings.seed
-    )
+    queries = leave_out(embeddings, individuals, encounters, settings.max_queries, settings.seed)
+    eligible, cohort = queries.eligible, queries.cohort.summary
+    genuine, strangers = queries.scores(score)
     if eligible < settings.min_individuals or len(genuine) < settings.min_encounters:
         return GalleryCalibration(
             None,
@@ -196,17 +142,39 @@ def calibrate_references(
             f"too small to calibrate on: {eligible} individuals with two or more encounters "
             f"(need {settings.min_individuals}) and {len(genuine)} such encounters (need "
             f"{settings.min_encounters})",
+            cohort,
         )
     result = calibrate(
-        score, genuine, correct, strangers, settings.target_error, settings.target_false_unknown
-    )
+        score, genuine, queries.correct, strangers, settings.target_error,
+        settings.target_false_unknown, settings.confidence,
+    )  # fmt: skip
     return GalleryCalibration(
         result,
         eligible,
         len(genuine),
         f"calibrated on {eligible} individuals, {len(genuine)} encounters "
         "(leave-one-encounter-out) and their leave-one-individual-out strangers",
+        cohort,
     )
+
+
+def calibration_figures(result: GalleryCalibration) -> dict[str, Any]:
+    """What is stored beside the thresholds: figures, bounds, why, and the cohort."""
+    c = result.calibration
+    if c is None:
+        return {}
+    return {
+        **c.point.as_dict(),
+        "auroc": c.auroc,
+        "target_error": c.target_error,
+        "target_false_unknown": c.target_false_unknown,
+        "confidence": c.confidence,
+        "error_bound": c.error_bound,
+        "false_unknown_bound": c.false_unknown_bound,
+        "withheld": list(c.withheld),
+        "why": c.why,
+        "cohort": result.cohort.as_json() if result.cohort is not None else None,
+    }
 
 
 def gallery_key(db: sqlite_utils.Database, model_sha256: str) -> str:
@@ -274,16 +242,15 @@ def calibrate_gallery(
     result = calibrate_references(matrix, owners, keys, score, settings)
     if result.calibration is not None:
         c = result.calibration
-        figures = {**c.point.as_dict(), "auroc": c.auroc, "target_error": c.target_error,
-                   "target_false_unknown": c.target_false_unknown}  # fmt: skip
+        figures = json.dumps(calibration_figures(result), allow_nan=True)
         with writing(db):
             db.execute(
                 "INSERT INTO calibrations (created_at, model_sha256, gallery_key, score, known,"
                 " unknown, individuals, encounters, figures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [now_iso(), model_sha256, key, score, c.known, c.unknown, result.individuals,
-                 result.encounters, json.dumps(figures, allow_nan=True)],
+                 result.encounters, figures],
             )  # fmt: skip
-        log.info("gallery calibration (%s): %s", score, result.reason)
+        log.info("gallery calibration (%s): %s; %s", score, result.reason, c.why)
     return result
 
 
@@ -299,9 +266,12 @@ def current_calibration(
     ).fetchone()
     if row is None or row[8] != gallery_key(db, model_sha256):
         return None
+    figures = json.loads(row[7])
+    cohort = figures.pop("cohort", None)
     return StoredCalibration(
         int(row[0]), str(row[1]), str(row[2]), float(row[3]), float(row[4]), int(row[5]),
-        int(row[6]), json.loads(row[7]),
+        int(row[6]), figures,
+        CohortSummary.from_json(cohort, f"calibration {row[0]}") if cohort else None,
     )  # fmt: skip
 
 

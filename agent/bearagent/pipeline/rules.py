@@ -30,7 +30,13 @@ def gallery_thresholds(stored: StoredCalibration | None) -> GalleryThresholds | 
     if stored is None:
         return None
     return GalleryThresholds(
-        stored.score, stored.known, stored.unknown, stored.individuals, stored.encounters
+        stored.score,
+        stored.known,
+        stored.unknown,
+        stored.individuals,
+        stored.encounters,
+        stored.why,
+        stored.cohort,
     )
 
 

@@ -1,4 +1,5 @@
-"""Embeddings of a subset's chips with their labels, encounters and known flags."""
+"""Embeddings of a subset's chips with their labels, encounters and known flags (and, for
+quality-weighted encounter means, a weight per chip)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class EmbeddedSet:
     labels: list[str]
     encounters: list[str]
     known: NDArray[np.bool_]
+    weights: NDArray[np.float64] | None = None  # per chip, for encounter means (None: equal)
 
     def select(self, mask: NDArray[np.bool_]) -> EmbeddedSet:
         """The chips where `mask` is true."""
@@ -25,4 +27,5 @@ class EmbeddedSet:
             [self.labels[i] for i in idx],
             [self.encounters[i] for i in idx],
             self.known[idx],
+            None if self.weights is None else self.weights[idx],
         )

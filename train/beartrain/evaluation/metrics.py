@@ -97,13 +97,23 @@ def image_top_k(
 
 
 def aggregate_encounters(
-    embeddings: FloatArray, labels: Sequence[str], encounters: Sequence[str]
+    embeddings: FloatArray,
+    labels: Sequence[str],
+    encounters: Sequence[str],
+    weights: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], list[str], list[str]]:
-    """One query per encounter: the re-normalised mean of its chips' normalised embeddings."""
+    """One query per encounter: the re-normalised mean of its chips' normalised embeddings
+    (weighted by `weights` per chip when given: `bearagent.decisions.quality`)."""
     enc = np.asarray(encounters, dtype=str)
     keys, inverse = np.unique(enc, return_inverse=True)
     sums = np.zeros((len(keys), embeddings.shape[1]))
-    np.add.at(sums, inverse, np.asarray(embeddings, dtype=np.float64))
+    emb = np.asarray(embeddings, dtype=np.float64)
+    if weights is not None:
+        w = np.asarray(weights, np.float64)
+        total = np.bincount(inverse, w, minlength=len(keys))
+        w = np.where(total[inverse] > 0, w, 1.0)  # an encounter of zero weights: plain mean
+        emb = emb * w[:, None]
+    np.add.at(sums, inverse, emb)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     means = sums / np.where(norms > 0, norms, 1.0)
     first = np.zeros(len(keys), dtype=int)

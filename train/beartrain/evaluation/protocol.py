@@ -70,7 +70,7 @@ def evaluate_open(
     m: dict[str, float] = {}
     _add(m, f"{prefix}_chip_acc", accuracy_at_k(known_q.embeddings, known_q.labels, g, gl, ks))
     enc, enc_labels, _ = aggregate_encounters(
-        known_q.embeddings, known_q.labels, known_q.encounters
+        known_q.embeddings, known_q.labels, known_q.encounters, known_q.weights
     )
     _add(m, f"{prefix}_enc_acc", accuracy_at_k(enc, enc_labels, g, gl, ks))
     _add(m, f"{prefix}_chip_imgtop", image_top_k(known_q.embeddings, known_q.labels, g, gl, ks))
@@ -85,7 +85,7 @@ def evaluate_disjoint(queries: EmbeddedSet, ks: Sequence[int], prefix: str) -> S
     m: dict[str, float] = {}
     same = qe[:, None] == qe[None, :]
     _add(m, f"{prefix}_chip_acc", accuracy_at_k(q, ql, q, ql, ks, exclude=same))
-    enc, enc_labels, enc_keys = aggregate_encounters(q, ql, queries.encounters)
+    enc, enc_labels, enc_keys = aggregate_encounters(q, ql, queries.encounters, queries.weights)
     enc_same = np.asarray(enc_keys, dtype=str)[:, None] == qe[None, :]
     _add(m, f"{prefix}_enc_acc", accuracy_at_k(enc, enc_labels, q, ql, ks, exclude=enc_same))
     _add(m, f"{prefix}_chip_imgtop", image_top_k(q, ql, q, ql, ks, exclude=same))

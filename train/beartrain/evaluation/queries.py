@@ -15,6 +15,12 @@ split kind:
   chips of other encounters (never its own: a burst would make it trivial);
   strangers = each query against the chips of *other individuals* only
   (leave-one-individual-out, as the agent calibrates on its own gallery).
+
+The cohort scores (``asnorm``, ``individual``) also need the gallery's statistics of
+each query's best candidate (`bearagent.decisions.cohort`): on an open split from
+the train chips; on a disjoint split from the subset itself, leaving out what the
+query leaves out (its own encounter for a genuine query, its individual for a
+stranger), as the agent's gallery calibration does.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from bearagent.decisions import NEIGHBOURS
+from bearagent.decisions import NEIGHBOURS, CandidateStats, open_set_score
+from bearagent.gallery.leave_out import LeaveOut, leave_out
 from beartrain.evaluation.embedded import EmbeddedSet
 from beartrain.evaluation.metrics import (
     FloatArray,
@@ -47,6 +54,15 @@ class OpenSetQueries:
     genuine: NDArray[np.float64]  # (N, NEIGHBOURS) best-first, NaN-padded
     correct: NDArray[np.bool_]  # (N,) the best-ranked individual is the true one
     strangers: NDArray[np.float64]  # (M, NEIGHBOURS)
+    genuine_stats: CandidateStats | None = None  # of each best candidate (cohort scores)
+    stranger_stats: CandidateStats | None = None
+
+    def scores(self, name: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(genuine, stranger) scores of the open-set score `name`."""
+        return (
+            open_set_score(name, self.genuine, self.genuine_stats),
+            open_set_score(name, self.strangers, self.stranger_stats),
+        )
 
     def describe(self, subset: str) -> str:
         """What the queries are, for a card's ``validation_set``."""
@@ -84,8 +100,20 @@ def _queries(
 ) -> tuple[FloatArray, list[str], list[str]]:
     if level == "chip":
         return queries.embeddings, queries.labels, queries.encounters
-    enc, labels, keys = aggregate_encounters(queries.embeddings, queries.labels, queries.encounters)
+    enc, labels, keys = aggregate_encounters(
+        queries.embeddings, queries.labels, queries.encounters, queries.weights
+    )
     return enc, labels, keys
+
+
+def gallery_leave_out(gallery: EmbeddedSet) -> LeaveOut:
+    """The gallery's leave-out queries and cohort (every encounter: no sampling)."""
+    return leave_out(gallery.embeddings, gallery.labels, gallery.encounters, max_queries=1 << 62)
+
+
+def _best_index(lo: LeaveOut, top: NDArray[np.str_]) -> NDArray[np.int64]:
+    index = {name: i for i, name in enumerate(lo.cohort.ids)}
+    return np.array([index.get(str(t), -1) for t in top], np.int64)
 
 
 def open_queries(gallery: EmbeddedSet, queries: EmbeddedSet, level: Level) -> OpenSetQueries:
@@ -95,8 +123,16 @@ def open_queries(gallery: EmbeddedSet, queries: EmbeddedSet, level: Level) -> Op
     q, labels, _ = _queries(level, gallery, known)
     ranked, top = ranked_against(q, g, gl)
     s, _, _ = _queries(level, gallery, unknown)
-    strangers, _ = ranked_against(s, g, gl)
-    return OpenSetQueries(level, ranked, top == np.asarray(labels, dtype=str), strangers)
+    strangers, s_top = ranked_against(s, g, gl)
+    lo = gallery_leave_out(gallery)
+    return OpenSetQueries(
+        level,
+        ranked,
+        top == np.asarray(labels, dtype=str),
+        strangers,
+        lo.cohort.stats(_best_index(lo, top)),
+        lo.cohort.stats(_best_index(lo, s_top)),
+    )
 
 
 def disjoint_queries(queries: EmbeddedSet, level: Level) -> OpenSetQueries:
@@ -112,9 +148,18 @@ def disjoint_queries(queries: EmbeddedSet, level: Level) -> OpenSetQueries:
     ranked, top = ranked_against(q, g, gl, exclude=own_encounter)
     # A query whose individual has no other encounter cannot be genuine: leave it out.
     findable = (own_individual & ~own_encounter).any(axis=1)
-    strangers, _ = ranked_against(q, g, gl, exclude=own_individual)
+    strangers, s_top = ranked_against(q, g, gl, exclude=own_individual)
     correct = top == q_ind
-    return OpenSetQueries(level, ranked[findable], correct[findable], strangers)
+    lo = gallery_leave_out(queries)
+    row_of = {key: i for i, key in enumerate(lo.encounter_keys)}
+    own_row = np.array(
+        [row_of.get((str(i), str(e)), -1) for i, e in zip(q_ind, q_enc, strict=True)]
+    )
+    index = {name: i for i, name in enumerate(lo.cohort.ids)}
+    own_ind = np.array([index.get(str(i), -1) for i in q_ind], np.int64)
+    g_stats = lo.cohort.stats(_best_index(lo, top[findable]), leave_out_encounter=own_row[findable])
+    s_stats = lo.cohort.stats(_best_index(lo, s_top), leave_out_individual=own_ind)
+    return OpenSetQueries(level, ranked[findable], correct[findable], strangers, g_stats, s_stats)
 
 
 def subset_queries(

@@ -2,7 +2,9 @@
 
 The table follows the reference work's form (split, backbone, loss, epochs,
 acc@1/3/5/10), one row per chip, per encounter, and the reference's own
-nearest-*images* top-k (labelled as such), followed by the open-set figures:
+nearest-*images* top-k (labelled as such); where the run folder holds its start
+(``start.pt``, epoch 0: the pretrained backbone with its LDA or random head), its
+rows follow, so the table shows what fine-tuning bought. Then the open-set figures:
 what the decision rule stored in the checkpoint does per encounter and per chip
 (decided through `bearagent.decisions.decide_ranked`, as the agent decides), and
 the AUROC of every open-set score.
@@ -61,22 +63,48 @@ class EvaluationReport:
     rule_figures: dict[str, dict[str, float]] = field(default_factory=dict)  # level -> figures
     queries: dict[str, tuple[int, int]] = field(default_factory=dict)  # level -> known, unknown
     files: list[Path] = field(default_factory=list)
+    start_metrics: dict[str, float] | None = None  # the start (epoch 0), when the run has it
 
     def table_rows(self) -> list[dict[str, str]]:
-        """One dict per table row (the CSV rows)."""
+        """One dict per table row (the CSV rows): the trained model's, then the start's."""
+        runs = [(str(self.epochs), self.metrics)]
+        if self.start_metrics is not None and self.epochs != 0:
+            runs.append(("0 (start)", self.start_metrics))
         rows = []
-        for label, stem in ROWS:
-            row = {
-                "split": f"{self.subset} ({self.split_kind})",
-                "backbone": self.backbone,
-                "loss": self.loss,
-                "epochs": str(self.epochs),
-                "queries": label,
-            }
-            for k in self.ks:
-                row[f"acc@{k}"] = _fmt(self.metrics.get(f"{self.subset}_{stem}{k}", math.nan))
-            rows.append(row)
+        for epochs, metrics in runs:
+            for label, stem in ROWS:
+                row = {
+                    "split": f"{self.subset} ({self.split_kind})",
+                    "backbone": self.backbone,
+                    "loss": self.loss,
+                    "epochs": epochs,
+                    "queries": label,
+                }
+                for k in self.ks:
+                    row[f"acc@{k}"] = _fmt(metrics.get(f"{self.subset}_{stem}{k}", math.nan))
+                rows.append(row)
         return rows
+
+    def gain_line(self) -> str:
+        """What fine-tuning bought on this subset: acc@1 and AUROC of the start and the best."""
+        if self.start_metrics is None:
+            return "The run folder has no start.pt: the start (epoch 0) is not shown."
+        if self.epochs == 0:
+            return "The best epoch is the start (epoch 0): fine-tuning did not beat it on val."
+        parts = []
+        for label, key in (
+            ("acc@1 per chip", "chip_acc1"),
+            ("acc@1 per encounter", "enc_acc1"),
+            ("encounter AUROC (best)", "enc_auroc"),
+        ):
+            a = self.start_metrics.get(f"{self.subset}_{key}", math.nan)
+            b = self.metrics.get(f"{self.subset}_{key}", math.nan)
+            parts.append(f"{label} {_fmt(a)} -> {_fmt(b)}")
+        return (
+            f"Start (epoch 0) -> best (epoch {self.epochs}) on {self.subset}: "
+            + "; ".join(parts)
+            + "."
+        )
 
     def markdown(self) -> str:
         """The table and the open-set figures as Markdown."""
@@ -84,7 +112,7 @@ class EvaluationReport:
         head = list(rows[0])
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r[c] for c in head) + " |" for r in rows]
-        lines += ["", *self._open_set_lines(), *self._score_lines()]
+        lines += ["", self.gain_line(), "", *self._open_set_lines(), *self._score_lines()]
         return "\n".join(lines) + "\n"
 
     def _score_lines(self) -> list[str]:
@@ -94,6 +122,7 @@ class EvaluationReport:
             f"{name} {_fmt(m.get(f'{sub}_auroc_{name}', math.nan))} / "
             f"{_fmt(m.get(f'{sub}_enc_auroc_{name}', math.nan))}"
             for name in SCORE_NAMES
+            if f"{sub}_auroc_{name}" in m
         ]
         return ["", "AUROC by open-set score, per chip / per encounter: " + "; ".join(parts) + "."]
 
@@ -103,9 +132,10 @@ class EvaluationReport:
             enc = _fmt(self.metrics.get(f"{self.subset}_enc_auroc", math.nan))
             return [f"Open set: no calibrated decision rule; AUROC (best) per encounter {enc}."]
         lines = [
-            f"Decision rule (from {d.method} on {d.validation_set or 'unknown data'}): score "
-            f"`{d.score}`, known >= {d.known_threshold:.4f}, unknown < "
-            f"{d.unknown_threshold:.4f}, review in between. On {self.subset}:",
+            f"Decision rule (from {d.method} on {d.validation_set or 'unknown data'}): "
+            f"{rule_of(d).describe()}"
+            + (f"; withheld: {d.reason}" if d.reason else "")
+            + f". On {self.subset}:",
             "",
             "| queries | known / unknown | " + " | ".join(c for c, _ in RULE_COLUMNS) + " |",
             "|---|---|" + "---|" * len(RULE_COLUMNS),
@@ -167,6 +197,13 @@ def evaluate_run(
         device=torch_device,
         batch_size=ckpt.config.eval.batch_size,
     )
+    start = None
+    if (folder / "start.pt").is_file() and ckpt.epoch != 0:
+        start_model = load_checkpoint(folder / "start.pt").build_model().to(torch_device)
+        start = measure(
+            start_model, split, ckpt.input_spec, subset, ks, device=torch_device,
+            batch_size=ckpt.config.eval.batch_size,
+        ).metrics  # fmt: skip
     cfg = ckpt.config
     figures = {}
     if ckpt.decision is not None:
@@ -183,6 +220,7 @@ def evaluate_run(
         ckpt.decision,
         figures,
         {lvl: (len(q.genuine), len(q.strangers)) for lvl, q in result.queries.items()},
+        start_metrics=start,
     )
     if write:
         report.files = write_report(report, folder)
@@ -197,11 +235,11 @@ def write_report(report: EvaluationReport, folder: Path) -> list[Path]:
     rows = report.table_rows()
     extra: dict[str, str] = {}
     if report.decision is not None:
-        d = report.decision
+        rule = rule_of(report.decision)
         extra = {
-            "score": d.score,
-            "known_threshold": f"{d.known_threshold:.4f}",
-            "unknown_threshold": f"{d.unknown_threshold:.4f}",
+            "score": rule.score,
+            "known_threshold": f"{rule.known:.4f}" if rule.decides_known else "none",
+            "unknown_threshold": f"{rule.unknown:.4f}" if rule.decides_unknown else "none",
         }
         for level, figures in report.rule_figures.items():
             tag = "enc" if level == "encounter" else "chip"

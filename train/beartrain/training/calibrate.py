@@ -1,9 +1,12 @@
 """After `fit`: the decision rule and the track similarity, calibrated on val with the best model.
 
-The rule: every open-set score of `bearagent.decisions` is calibrated at
-``calibration.level`` for the target automatic error and false-unknown rate, and
-the one with the smallest review share that meets both is kept
-(`beartrain.evaluation.decision_rule`). The track similarity: see
+The rule: every open-set score a model card can carry is calibrated at
+``calibration.level`` for the target automatic error and false-unknown rate, each
+threshold kept only where the upper 95 % confidence bound of its rate on val is
+within the target; the score with the smallest review share is kept
+(`beartrain.evaluation.decision_rule`). Where no score can keep a promise, the
+rule stored sends everything to review and its ``reason`` says why (never a rule
+that missed its targets on val). The track similarity: see
 `beartrain.evaluation.tracks`. Both go into the checkpoint and, through
 bear-export, the model card.
 """
@@ -56,12 +59,19 @@ class RunCalibration:
         scores = {}
         if self.choice is not None:
             for name, cal in self.choice.calibrations.items():
-                scores[name] = {**cal.point.as_dict(), "auroc": cal.auroc}
+                scores[name] = {
+                    **cal.point.as_dict(),
+                    "auroc": cal.auroc,
+                    "error_bound": cal.error_bound,
+                    "false_unknown_bound": cal.false_unknown_bound,
+                    "withheld": list(cal.withheld),
+                }
         return {
             "decision": self.decision.model_dump(mode="json") if self.decision else None,
             "tracks": self.tracks.model_dump(mode="json") if self.tracks else None,
             "chosen_because": self.choice.reason if self.choice else None,
             "meets_targets": self.choice.meets_targets if self.choice else None,
+            "why": self.choice.calibration.why if self.choice else None,
             "scores": _json_safe(scores),
             "figures": _json_safe(self.figures),
         }
@@ -71,6 +81,8 @@ def _json_safe(value: Any) -> Any:
     """NaN becomes None (JSON has no NaN)."""
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
@@ -115,7 +127,12 @@ def calibrate_run(result: SubsetResult, cfg: CalibrationSection) -> RunCalibrati
         decision = decision_spec(choice.calibration, result.level(cfg.level))
         log.info("decision rule: %s", choice.reason)
         if not choice.meets_targets:
-            log.warning("the decision rule misses its targets on val: %s", choice.reason)
+            log.warning(
+                "no automatic decision: the stored rule sends everything to review (%s)",
+                choice.reason,
+            )
+        elif choice.calibration.withheld:
+            log.warning("the decision rule withholds: %s", "; ".join(choice.calibration.withheld))
     tracks = None
     if result.chips is not None:
         calibrated = calibrate_tracks(result.chips, cfg.target_false_join_rate)

@@ -4,9 +4,11 @@ Run folder: ``config.yaml`` (resolved), ``split/`` (a copy of the split files),
 ``metrics.csv``, ``curves.png``, ``umap/epoch_NNN.png`` (every train.umap_every
 epochs) and ``umap/best_epoch_NNN.png``, ``best.pt`` (best epoch on
 train.early_stop_metric, with the calibrated decision rule and track similarity),
-``last.pt`` (for ``--resume``), ``calibration.json`` and ``README.md``. The
-starting point (epoch 0) competes for the best checkpoint too: a fine-tuning
-that only makes val worse ends with the model it started from.
+``last.pt`` (for ``--resume``), ``start.pt`` (epoch 0), ``calibration.json`` and
+``README.md``. The starting point (epoch 0: the pretrained backbone with its LDA or
+random head) competes for the best checkpoint too: a fine-tuning that only makes
+val worse ends with the model it started from; the README and ``bear-train
+evaluate`` show it beside the best epoch.
 
 Each epoch's val figures include, beside the AUROC of every open-set score, what
 the rule calibrated on val itself does there (``val_enc_review_share``, ...: in
@@ -88,8 +90,14 @@ def fit(
             check_metric(cfg.train.early_stop_metric, {"train_loss": 0.0, **before})
             metrics = {"epoch": 0.0, **before}
             run.state.history.append(metrics)
+            _save(run, "start.pt", metrics)
             if run.state.update(cfg.train.early_stop_metric, metrics):
                 _save(run, "best.pt", metrics)
+            log.info(
+                "epoch 0 (the start): %s %.4f",
+                cfg.train.early_stop_metric,
+                metrics[cfg.train.early_stop_metric],
+            )
             run.state.bad_epochs = 0  # patience counts training epochs only
         stopped = False
         for epoch in range(run.state.epoch + 1, cfg.train.epochs + 1):

@@ -16,9 +16,7 @@ import sqlite_utils
 
 from bearagent.config import AgentConfig
 from bearagent.errors import BearIdError
-from bearagent.gallery.calibration import GalleryCalibration, calibrate_gallery, settings_from
-from bearagent.gallery.references import gallery_models
-from bearagent.modelcard import load_model_card
+from bearagent.gallery.recalibrate import Recalibration, recalibrate_model
 from bearagent.store import open_database
 
 log = logging.getLogger(__name__)
@@ -36,7 +34,7 @@ class Recalibrator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.last: GalleryCalibration | None = None
+        self.last: Recalibration | None = None
         self.runs = 0
 
     def request(self) -> None:
@@ -83,13 +81,7 @@ class Recalibrator:
             db.conn.close()
             self._idle.set()
 
-    def _calibrate(self, db: sqlite_utils.Database) -> GalleryCalibration | None:
-        models = gallery_models(db)
-        if not models:
-            return None
-        score = self.cfg.decision.score
-        if score is None:
-            score = load_model_card(self.cfg.runtime.model).decision.score
-        result = calibrate_gallery(db, models[0], score, settings_from(self.cfg.decision))
-        log.info("review: gallery calibration (%s): %s", score, result.reason)
-        return result
+    def _calibrate(self, db: sqlite_utils.Database) -> Recalibration:
+        done = recalibrate_model(db, self.cfg.runtime.model, self.cfg.decision)
+        log.info("review: gallery calibration (%s): %s", done.score, done.note)
+        return done
