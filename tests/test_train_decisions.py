@@ -18,6 +18,7 @@ from bearagent.decisions import (
     operating_point,
 )
 from bearagent.matching.knn import Candidate
+from beartrain.config import CalibrationSection
 from beartrain.evaluation import (
     EmbeddedSet,
     OpenSetQueries,
@@ -31,7 +32,9 @@ from beartrain.evaluation import (
     subset_queries,
 )
 from beartrain.evaluation.decision_rule import CARD_SCORES
+from beartrain.evaluation.protocol import evaluate_subset
 from beartrain.evaluation.tracks import different_similarities, same_similarities
+from beartrain.training.calibrate import calibrate_run
 
 
 def _unit(rng: np.random.Generator, n: int, d: int) -> NDArray[np.float32]:
@@ -180,3 +183,60 @@ def test_track_similarities_match_a_naive_loop_and_the_target() -> None:
     assert cal.false_join_rate <= 0.02
     assert np.mean(different >= spec.same_individual) == pytest.approx(cal.false_join_rate)
     assert spec.split_rate == pytest.approx(float(np.mean(same < spec.same_individual)))
+
+
+def _population(shuffled: bool, seed: int = 0) -> tuple[EmbeddedSet, EmbeddedSet]:
+    """A train gallery and a val set (known bears' new encounters, held-out strangers) of
+    well-separated individuals; with `shuffled`, every encounter's individual is drawn at
+    random (the same embeddings, identities that carry no signal)."""
+    rng = np.random.default_rng(seed)
+    centres = _unit(rng, 80, 32)
+    rows: dict[str, list[tuple[np.ndarray, str, str, bool]]] = {"train": [], "val": []}
+    for ind in range(80):
+        known = ind < 60
+        for enc in range(5 if known else 2):
+            subset = "train" if known and enc < 3 else "val"
+            for _ in range(3):
+                v = centres[ind] + 0.15 * rng.normal(size=32)
+                rows[subset].append((v / np.linalg.norm(v), f"i{ind}", f"i{ind}/e{enc}", known))
+    if shuffled:
+        keys = sorted({e for part in rows.values() for _, _, e, _ in part})
+        owner = {k: f"i{int(rng.integers(0, 60))}" for k in keys}
+        for part in rows.values():
+            part[:] = [(v, owner[e], e, True) for v, _, e, _ in part]
+        # strangers stay strangers: some shuffled val encounters belong to no train bear
+        val_only = [k for k in keys if k.endswith(("e3", "e4"))][:40]
+        rows["val"] = [(v, "x" + e if e in val_only else w, e, e not in val_only)
+                       for v, w, e, _ in rows["val"]]  # fmt: skip
+
+    def embedded(part: list[tuple[np.ndarray, str, str, bool]]) -> EmbeddedSet:
+        return EmbeddedSet(
+            np.array([r[0] for r in part], np.float32), [r[1] for r in part],
+            [r[2] for r in part], np.array([r[3] for r in part]),
+        )  # fmt: skip
+
+    return embedded(rows["train"]), embedded(rows["val"])
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_bear_trains_val_calibration_decides_nothing_where_the_scores_carry_no_signal(
+    shuffled: bool,
+) -> None:
+    """Done when (bear-train): on val with shuffled identities the rule stored for the card
+    makes no automatic decision and says why; with the true identities it decides."""
+    gallery, val = _population(shuffled)
+    result = evaluate_subset("open", gallery, val, (1,), "val")
+    calibrated = calibrate_run(result, CalibrationSection())
+    assert calibrated.decision is not None and calibrated.choice is not None
+    rule = rule_of(calibrated.decision)
+    figures = calibrated.figures["encounter"]
+    if shuffled:
+        assert not (rule.decides_known or rule.decides_unknown)
+        assert figures["automatic_share"] == 0.0 and figures["review_share"] == 1.0
+        assert not calibrated.choice.meets_targets
+        assert calibrated.decision.reason is not None
+        assert "no automatic known" in calibrated.decision.reason
+        assert calibrated.as_json()["why"].startswith("everything to review: ")
+    else:
+        assert rule.decides_known and figures["automatic_share"] > 0.5
+        assert calibrated.decision.reason is None
