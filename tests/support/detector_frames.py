@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import struct
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from beartrain.scenes import clips
 from beartrain.synthetic import encode_jpeg
 
 FRAME_W, FRAME_H = 512, 384
@@ -54,27 +54,13 @@ def drop_frame(path: Path, frame: np.ndarray, captured_at: datetime) -> Path:
 
 
 def write_clip(path: Path, frames: list[np.ndarray], fps: float) -> Path:
-    """An MP4 (mp4v) or AVI (MJPG) clip of `frames`, by OpenCV."""
-    codec = "MJPG" if path.suffix.lower() == ".avi" else "mp4v"
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*codec), fps, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write {path} with {codec}")
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
+    """An MP4 (mp4v) or AVI (MJPG) clip of `frames`, by OpenCV (no start time set)."""
+    return clips.write_clip(path, frames, fps)
 
 
 def set_mp4_creation_time(path: Path, when: datetime) -> None:
     """Set the ``mvhd`` creation time in place, as a camera writes it (seconds since 1904)."""
-    data = bytearray(path.read_bytes())
-    at = data.find(b"mvhd")
-    if at < 0 or data[at + 4] != 0:
-        raise ValueError(f"{path}: no version-0 mvhd box")
-    seconds = int((when - datetime(1904, 1, 1, tzinfo=UTC)).total_seconds())
-    data[at + 8 : at + 12] = struct.pack(">I", seconds)
-    path.write_bytes(bytes(data))
+    clips.set_mp4_creation_time(path, when)
 
 
 def set_avi_idit(path: Path, text: str) -> None:

@@ -81,15 +81,16 @@ def layout_hint(shape: Sequence[int | str | None]) -> str:
         return f"an output of rank {len(shape)} is none of the YOLO layouts"
     _, rows, cols = (int(d) for d in shape)  # type: ignore[arg-type]
     if rows < cols and rows > 4:
-        return f"it looks like a 'yolov8' output with {_classes(rows - 4)}"
+        return f"it looks like a 'yolov8' output with {classes_text(rows - 4)}"
     if cols == 6 and rows > cols:
         return "it looks like an 'nms' output (or a 'yolov5' one with 1 class)"
     if cols > 5:
-        return f"it looks like a 'yolov5' output with {_classes(cols - 5)}"
+        return f"it looks like a 'yolov5' output with {classes_text(cols - 5)}"
     return "it looks like none of the YOLO layouts"
 
 
-def _classes(n: int) -> str:
+def classes_text(n: int) -> str:
+    """'1 class', '2 classes'."""
     return f"{n} class" if n == 1 else f"{n} classes"
 
 

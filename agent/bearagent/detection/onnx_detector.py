@@ -18,7 +18,14 @@ import numpy as np
 
 from bearagent.detection.card import DetectorCard
 from bearagent.detection.cardio import load_detector_card
-from bearagent.detection.decoders import Boxes, decode, expected_shape, layout_hint, shape_fits
+from bearagent.detection.decoders import (
+    Boxes,
+    classes_text,
+    decode,
+    expected_shape,
+    layout_hint,
+    shape_fits,
+)
 from bearagent.detection.errors import DetectorIncompatible
 from bearagent.detection.letterbox import prepare
 from bearagent.detection.nms import suppress
@@ -141,7 +148,7 @@ class OnnxDetector:
             return
         raise DetectorIncompatible(
             f"detector {self.path} does not fit its card: output '{name}' has shape {shape}, "
-            f"but format '{fmt}' with {classes} classes needs {expected_shape(fmt, classes)} "
+            f"but format '{fmt}' with {classes_text(classes)} needs {expected_shape(fmt, classes)} "
             f"({layout_hint(shape)}). Fix {sidecar_path(self.path).name}: set output.format to "
             "the model's layout ('yolov8' [1, 4+nc, N], 'yolov5' [1, N, 5+nc], 'nms' [1, N, 6]) "
             "and list in 'classes' every class the model was trained on"
