@@ -4,6 +4,9 @@ idle and while it works through a stream of other chips. Target when idle: p50 a
 most the bare model's batch-1 latency + 25 ms.
 
     .venv/bin/python bench/bench_agent_latency.py [--probes 40] [--load-chips 600]
+        [--reorder-window-s 0]
+
+The target holds with the reorder window off; a window adds its length to every chip.
 
 Each probe is a chip from a camera of its own (so it starts an encounter and gets a
 ``new`` event); the load is a steady stream of chips on four other cameras.
@@ -88,26 +91,24 @@ def measure(
     return out
 
 
-def main() -> None:
-    """Measure and print latencies idle and under load, and the bare batch-1 figure."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--probes", type=int, default=40, help="probe chips per condition")
-    parser.add_argument("--load-chips", type=int, default=600, help="chips in the load stream")
-    parser.add_argument("--load-rate", type=float, default=40.0, help="load chips per second")
-    parser.add_argument("--size", type=int, default=224, help="model input side")
-    parser.add_argument("--batch-wait-ms", type=float, default=10.0, help="pipeline.batch_wait_ms")
-    args = parser.parse_args()
-    model = lite0_model(args.size)
-    probes = [data for _, data in chip_files(2 * args.probes, seed=1)]
-    load = chip_files(args.load_chips, seed=2)
-    bare = bare_batch1_ms(model, probes[0])
+def latencies(
+    model: Path,
+    probes: list[bytes],
+    load: list[tuple[str, bytes]],
+    *,
+    load_rate: float,
+    batch_wait_ms: float,
+    reorder_window_s: float,
+) -> tuple[list[float], list[float]]:
+    """(idle, under load) latencies in ms of `probes` (half each) through a running agent."""
+    n = len(probes) // 2
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
         base = Path(tmp)
         database, root = base / "state" / "agent.db", base / "traps"
-        for n in range(len(probes)):
-            (root / "site" / f"probe{n:03d}").mkdir(parents=True)
+        for k in range(len(probes)):
+            (root / "site" / f"probe{k:03d}").mkdir(parents=True)
         make_gallery(database, model, 1000)
-        pipeline = f"batch_wait_ms = {args.batch_wait_ms}"
+        pipeline = f"batch_wait_ms = {batch_wait_ms}\nreorder_window_s = {reorder_window_s}"
         # A probe is one chip: announce an unknown-looking one at once, not at its 2nd chip.
         with running_agent(
             base,
@@ -120,23 +121,52 @@ def main() -> None:
             wait_for_log(agent.log, b"watching")
             time.sleep(1.0)
             sub = agent.subscriber
-            idle = measure(root, sub, probes[: args.probes], 0, 0.25)
+            idle = measure(root, sub, probes[:n], 0, 0.25)
             stop = threading.Event()
-            writer = threading.Thread(target=stream, args=(root, load, args.load_rate, stop))
+            writer = threading.Thread(target=stream, args=(root, load, load_rate, stop))
             writer.start()
-            busy = measure(root, sub, probes[args.probes :], args.probes, 0.1)
+            busy = measure(root, sub, probes[n:], n, 0.1)
             stop.set()
             writer.join()
+    return idle, busy
+
+
+def main() -> None:
+    """Measure and print latencies idle and under load, and the bare batch-1 figure."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--probes", type=int, default=40, help="probe chips per condition")
+    parser.add_argument("--load-chips", type=int, default=600, help="chips in the load stream")
+    parser.add_argument("--load-rate", type=float, default=40.0, help="load chips per second")
+    parser.add_argument("--size", type=int, default=224, help="model input side")
+    parser.add_argument("--batch-wait-ms", type=float, default=10.0, help="pipeline.batch_wait_ms")
+    parser.add_argument(
+        "--reorder-window-s", type=float, default=0.0, help="pipeline.reorder_window_s"
+    )
+    args = parser.parse_args()
+    model = lite0_model(args.size)
+    probes = [data for _, data in chip_files(2 * args.probes, seed=1)]
+    load = chip_files(args.load_chips, seed=2)
+    bare = bare_batch1_ms(model, probes[0])
+    idle, busy = latencies(
+        model,
+        probes,
+        load,
+        load_rate=args.load_rate,
+        batch_wait_ms=args.batch_wait_ms,
+        reorder_window_s=args.reorder_window_s,
+    )
     print(
         f"lite0 {args.size}x{args.size}, {THREADS} intra-op threads, {os.cpu_count()} CPUs, "
-        f"pipeline.batch_wait_ms = {args.batch_wait_ms:g}"
+        f"pipeline.batch_wait_ms = {args.batch_wait_ms:g}, "
+        f"pipeline.reorder_window_s = {args.reorder_window_s:g}"
     )
     print(f"bare model batch-1: {bare:.1f} ms (median)")
     print(f"idle:       {percentiles(idle)}")
     print(f"under load ({args.load_rate:g} chips/s stream): {percentiles(busy)}")
     p50 = float(np.median(idle))
-    verdict = "met" if p50 <= bare + BUDGET_MS else "NOT met"
-    print(f"idle p50 {p50:.1f} ms vs target {bare + BUDGET_MS:.1f} ms (bare + 25 ms): {verdict}")
+    target = bare + BUDGET_MS + 1000 * args.reorder_window_s
+    verdict = "met" if p50 <= target else "NOT met"
+    print(f"idle p50 {p50:.1f} ms vs target {target:.1f} ms (bare + 25 ms + window): {verdict}")
 
 
 if __name__ == "__main__":

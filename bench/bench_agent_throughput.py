@@ -67,7 +67,11 @@ def bare_throughput(
 
 
 def agent_throughput(
-    model: Path, files: list[tuple[str, bytes]], batch: int, references: int
+    model: Path,
+    files: list[tuple[str, bytes]],
+    batch: int,
+    references: int,
+    reorder_window_s: float = 1.0,
 ) -> tuple[float, float, float]:
     """(chips/s through the agent, its peak RSS in MB, its CPU ms per chip)."""
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
@@ -76,7 +80,7 @@ def agent_throughput(
         root.mkdir()
         make_gallery(database, model, references)
         write_files(staging, files)
-        pipeline = f"batch_size = {batch}"
+        pipeline = f"batch_size = {batch}\nreorder_window_s = {reorder_window_s}"
         with running_agent(
             base, model=model, database=database, root=root, pipeline=pipeline
         ) as agent:
@@ -99,6 +103,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="pipeline.batch_size and bare batch")
     parser.add_argument("--size", type=int, default=224, help="model input side")
     parser.add_argument("--references", type=int, default=1000, help="gallery references")
+    parser.add_argument(
+        "--reorder-window-s", type=float, default=1.0, help="pipeline.reorder_window_s"
+    )
     args = parser.parse_args()
     model = lite0_model(args.size)
     files = chip_files(args.chips)
@@ -108,7 +115,9 @@ def main() -> None:
     )
     # Bare before and after the agent: the machine is shared, so its speed drifts.
     before, prep, bare_cpu = bare_throughput(model, files, args.batch)
-    agent, peak, agent_cpu = agent_throughput(model, files, args.batch, args.references)
+    agent, peak, agent_cpu = agent_throughput(
+        model, files, args.batch, args.references, args.reorder_window_s
+    )
     after, _, _ = bare_throughput(model, files, args.batch)
     bare = (before + after) / 2
     print(

@@ -22,8 +22,8 @@ from bearagent.app import Agent
 from bearagent.config import AgentConfig
 from bearagent.identify import identify_files
 from bearagent.modelcard import METADATA_KEY, sha256_file, sidecar_path
-from bearagent.mqtt.payloads import load_schema
 from bearagent.store import open_database
+from bearagent.wire.payloads import load_schema
 from beartrain.synthetic import encode_jpeg
 from support.agent_world import World, make_world
 from support.broker import Mosquitto

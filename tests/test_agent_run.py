@@ -20,10 +20,10 @@ from jsonschema import Draft202012Validator
 from bearagent.app import Agent
 from bearagent.config import AgentConfig
 from bearagent.gallery.errors import GalleryModelMismatch
-from bearagent.mqtt.payloads import load_schema
 from bearagent.pipeline.statusfile import status_path
 from bearagent.runtime import RuntimeConfig
 from bearagent.store import open_database
+from bearagent.wire.payloads import load_schema
 from beartrain.synthetic import encode_jpeg
 from support.agent_world import World, drop, make_world
 from support.broker import Mosquitto

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bearagent.mqtt import CredentialsError, MqttConfig
+from bearagent.mqtt import MqttConfig
 from bearagent.mqtt.config import plaintext_refused
-from bearagent.mqtt.credentials import read_password
+from bearagent.wire.credentials import read_password
+from bearagent.wire.errors import CredentialsError
 
 PLAINTEXT = (
     "refusing to send the MQTT username and password to 127.0.0.1:1883 over plain TCP, "
@@ -66,7 +67,7 @@ def test_password_file_needs_a_username_and_backoff_must_be_ordered() -> None:
 
 def test_client_certificate_needs_its_key() -> None:
     with pytest.raises(
-        ValidationError, match=re.escape("cert_file and mqtt.tls.key_file go together")
+        ValidationError, match=re.escape("tls.cert_file and tls.key_file go together")
     ):
         MqttConfig.model_validate({"tls": {"enabled": True, "cert_file": "/c.pem"}})
 

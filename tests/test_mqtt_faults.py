@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 import support.mqtt_helpers as helpers
-from bearagent.mqtt import MqttConfig, MqttPublisher, Percentiles, Stats, Topics
+from bearagent.mqtt import MqttConfig, MqttPublisher
 from bearagent.mqtt.retry import RefusedRows
+from bearagent.wire.payloads import Percentiles, Stats
+from bearagent.wire.topics import Topics
 from support.broker import Mosquitto
 from support.mqtt_helpers import (
     collect_events,

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bearagent.decisions import Outcome
-from bearagent.mqtt import (
+from bearagent.wire.payloads import (
     ChipRef,
     EncounterRef,
     Identity,
@@ -23,12 +23,12 @@ from bearagent.mqtt import (
     SightingType,
     Stats,
     correction_payload,
+    decision_from_fields,
     encounter_payload,
     load_schema,
     stats_payload,
     status_payload,
 )
-from bearagent.mqtt.payloads import decision_from_fields
 from support.mqtt_helpers import (
     CAPTURED,
     MODEL,

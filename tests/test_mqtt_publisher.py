@@ -15,20 +15,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bearagent.mqtt import (
-    CredentialsError,
-    MqttConfig,
-    MqttPublisher,
-    Percentiles,
-    Publisher,
-    Stats,
-    StdoutPublisher,
-    TopicError,
-    load_schema,
-    outbox,
-)
+from bearagent.mqtt import MqttConfig, MqttPublisher, Publisher, StdoutPublisher, outbox
 from bearagent.mqtt.factory import make_publisher as publisher_for
 from bearagent.store import open_database, transaction
+from bearagent.wire.errors import CredentialsError, TopicError
+from bearagent.wire.payloads import Percentiles, Stats, load_schema
 from support.broker import Mosquitto
 from support.certs import make_tls_files
 from support.mqtt_helpers import (

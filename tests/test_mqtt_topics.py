@@ -4,31 +4,64 @@ from __future__ import annotations
 
 import pytest
 
-from bearagent.mqtt import CHANNELS, MqttConfig, TopicError, Topics, validate_agent_id
+from bearagent.mqtt import MqttConfig
+from bearagent.wire.channels import CHANNELS
+from bearagent.wire.errors import TopicError
+from bearagent.wire.topics import (
+    Topics,
+    split_box_topic,
+    split_station_topic,
+    station_topic,
+    validate_agent_id,
+)
 
 
 def test_default_topics() -> None:
-    topics = Topics.build(MqttConfig().topic_prefix, "den-01")
+    cfg = MqttConfig()
+    topics = Topics.build(cfg.topic_prefix, "den-01", cfg.station_topic_prefix)
     assert topics.all() == (
         "bearid/den-01/status",
         "bearid/den-01/sighting",
         "bearid/den-01/unknown",
         "bearid/den-01/correction",
         "bearid/den-01/stats",
+        "bearid/den-01/chip",
+        "bearid/den-01/blank",
+        "bearid/den-01/feed",
+        "bearid/den-01/model",
+        "bearid/den-01/fetch",
     )
     assert topics.correction == "bearid/den-01/correction"
+    assert topics.inbound("gallery") == "bearid-station/den-01/gallery"
+    assert topics.inbound_filter == "bearid-station/den-01/#"
 
 
 def test_each_channel_has_its_topic_and_nothing_else_does() -> None:
     topics = Topics.build("site7/{agent_id}/", "x")
-    assert [topics.of(c) for c in CHANNELS] == [
-        "site7/x/sighting",
-        "site7/x/unknown",
-        "site7/x/correction",
-        "site7/x/stats",
-    ]
+    assert [topics.of(c) for c in CHANNELS] == [f"site7/x/{c}" for c in CHANNELS]
     with pytest.raises(ValueError, match="unknown outbox channel 'status': use one of"):
         topics.of("status")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown station channel 'sighting'"):
+        topics.inbound("sighting")  # type: ignore[arg-type]
+
+
+def test_the_station_reads_box_topics_and_writes_station_topics_in_one_place() -> None:
+    assert split_box_topic("bearid/den-01/sighting") == ("den-01", "sighting")
+    assert split_box_topic("bearid/den-01/status") == ("den-01", "status")
+    assert split_box_topic("bearid/den-01/bogus") is None
+    assert split_box_topic("bearid/den-01/sighting/extra") is None
+    assert split_box_topic("bearid-station/den-01/receipt") is None
+    assert station_topic("den-01", "receipt") == "bearid-station/den-01/receipt"
+    with pytest.raises(TopicError, match="contains '#'"):
+        station_topic("den#", "receipt")
+    topics = Topics.build("bearid/{agent_id}/", "den-01")
+    assert split_station_topic(topics.inbound("resend"), topics.station_prefix) == "resend"
+    assert split_station_topic("bearid-station/other/resend", topics.station_prefix) is None
+
+
+def test_the_box_and_station_prefixes_must_differ() -> None:
+    with pytest.raises(TopicError, match="need their own prefixes"):
+        Topics.build("bearid/{agent_id}/", "x", "bearid/{agent_id}/")
 
 
 def test_custom_prefix_with_and_without_the_agent_id() -> None:

@@ -18,7 +18,6 @@ from jsonschema import Draft202012Validator
 
 from bearagent.gallery import find_by_name, get_individual
 from bearagent.gallery.schema import gallery_state
-from bearagent.mqtt.payloads import load_schema
 from bearagent.review.actions import Reviewer, ReviewService, refusals
 from bearagent.review.actions.embedding import ChipEmbedder
 from bearagent.review.actions.picking import DUPLICATE, pick_unlike
@@ -29,6 +28,7 @@ from bearagent.review.queries.types import QueueFilters
 from bearagent.review.schema import ensure_schema
 from bearagent.runtime import RuntimeConfig
 from bearagent.store import open_database
+from bearagent.wire.payloads import load_schema
 from support.review_world import ReviewWorld, build, copy_database
 
 VALIDATOR = Draft202012Validator(load_schema())

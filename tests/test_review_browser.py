@@ -18,8 +18,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from bearagent.app import Agent
 from bearagent.config import AgentConfig
 from bearagent.gallery import get_individual
-from bearagent.mqtt.payloads import load_schema
 from bearagent.store import open_database
+from bearagent.wire.payloads import load_schema
 from support.agent_world import make_world
 from support.broker import Mosquitto
 from support.review_app import PASSWORD, make_app, served

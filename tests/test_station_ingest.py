@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from bearagent.decisions import Outcome
-from bearagent.mqtt.payloads import Identity
+from bearagent.wire.payloads import Identity
 from bearstation.exports.records import counted_encounters
 from bearstation.identities import fleet_bears
 from bearstation.tables import corrections, individuals, sightings, stats

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bearagent.decisions import Outcome
+from bearagent.wire.payloads import SCHEMA_VERSION
 from bearstation.config import StationConfig
 from bearstation.database import open_engine
 from bearstation.tables import boxes, encounters, events, individuals, sightings, stats
@@ -134,8 +135,8 @@ def test_malformed_payloads_land_in_quarantine_and_the_station_goes_on(
     reasons = quarantine_reasons(open_engine(station_db))
     assert reasons[0].startswith("payload is not JSON (")
     assert reasons[1] == (
-        "schema_version 1: this station reads schema_version 2 "
-        "(upgrade bear-station for a newer agent)"
+        f"schema_version 1: this station reads schema_version {SCHEMA_VERSION} "
+        "(upgrade bearagent on that box: an older agent)"
     )
     assert reasons[2].startswith("payload does not match the schema at (payload): 'camera'")
     assert reasons[3].startswith("payload is not UTF-8 text (")
@@ -143,7 +144,8 @@ def test_malformed_payloads_land_in_quarantine_and_the_station_goes_on(
     assert reasons[5] == "a 'sighting' payload on the 'unknown' topic"
     assert reasons[6] == (
         "unexpected topic 'bearid/den-01/gossip': expected bearid/<agent_id>/<channel> with "
-        "channel one of status, sighting, unknown, correction, stats"
+        "channel one of status, sighting, unknown, correction, stats, chip, blank, feed, model, "
+        "fetch"
     )
     assert reasons[7] == "status payload 'maybe' is neither 'online' nor 'offline'"
     assert len(encounter_rows(open_engine(station_db))) == 1

@@ -9,9 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from bearagent.wire.errors import BrokerUrlError
 from bearstation.config import BrokerConfig, StationConfig, client_id_for
 from bearstation.database import open_engine
-from bearstation.errors import BrokerUrlError, DatabaseError
+from bearstation.errors import DatabaseError
 from bearstation.migrations import current_revision, ensure_current, head_revision, upgrade
 from bearstation.tables import metadata
 

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from bearagent.decisions import Outcome
-from bearagent.mqtt.payloads import Identity
+from bearagent.wire.payloads import Identity
 from bearstation.cli import main as bear_station
 from bearstation.errors import ExportError
 from bearstation.exports.training_set import export_training_set

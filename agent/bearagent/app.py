@@ -33,7 +33,8 @@ from bearagent.gallery.references import check_gallery_model
 from bearagent.gallery.track_calibration import calibrate_tracks_on_gallery
 from bearagent.ledger import Ledger
 from bearagent.modelcard import ModelCard
-from bearagent.mqtt import Publisher, make_publisher, payloads
+from bearagent.mqtt import Publisher, make_publisher
+from bearagent.pipeline.backlog import BacklogOrder
 from bearagent.pipeline.intake import Arrival, Dating
 from bearagent.pipeline.recording import ModelIdentity
 from bearagent.pipeline.rules import RuleKeeper
@@ -45,6 +46,7 @@ from bearagent.runtime import open_embedder
 from bearagent.runtime.base import Embedder
 from bearagent.store import open_database, store_errors
 from bearagent.watch import ChipSource, FolderWatcher, PathRules
+from bearagent.wire import payloads
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,7 @@ class Agent:
         self._worker_ready = threading.Event()
         self._worker_error: BaseException | None = None
         self._worker_thread: threading.Thread | None = None
+        self._worker: ChipWorker | None = None
         self._status_written = 0.0
         self._watchdog = sdnotify.WatchdogPinger()  # pings at half of WatchdogSec=
         self.embedder: Embedder | None = None
@@ -161,12 +164,17 @@ class Agent:
         if self._worker_error is not None:
             raise self._worker_error
         rules = PathRules(watch, self.cfg.agent.site)
-        self.watcher = FolderWatcher(watch, rules, self.submit)
+        backlog = BacklogOrder(self._dating(tz), lambda: Ledger(open_database(self.database)))
+        self.watcher = FolderWatcher(watch, rules, self.submit, order=backlog)
         self.watcher.start()
         sdnotify.ready()
         log.info(
             "watching %s with %s", ", ".join(map(str, self.cfg.watch.roots)), self.embedder.name
         )
+
+    def _dating(self, tz: tzinfo) -> Dating:
+        capture = self.cfg.capture
+        return Dating(capture.pattern(tz), tz, capture.sidecars)
 
     def _make_publisher(self) -> Publisher:
         return make_publisher(
@@ -204,13 +212,13 @@ class Agent:
             tracker = EncounterTracker(
                 self.cfg.encounter, rules, same_individual(card, self.cfg, store.db), store.identity
             )
-            capture = self.cfg.capture
             settings = WorkerSettings(
                 watch=self.cfg.watch,
                 batch_size=self.cfg.pipeline.batch_size,
                 batch_wait_s=self.cfg.pipeline.batch_wait_ms / 1000.0,
-                dating=Dating(capture.pattern(tz), tz, capture.sidecars),
+                dating=self._dating(tz),
                 top_k=self.cfg.encounter.top_k,
+                reorder_window_s=self.cfg.pipeline.reorder_window_s,
             )
             assert self.embedder is not None
             worker = ChipWorker(
@@ -231,6 +239,7 @@ class Agent:
             self._worker_error = e
             self._worker_ready.set()
             return
+        self._worker = worker
         self._worker_ready.set()
         try:
             worker.run()
@@ -251,6 +260,7 @@ class Agent:
         """Counters, queue depths and the publisher's state, as `bearagent status` shows them."""
         status: dict[str, object] = dict(self.stats.snapshot())
         status["queue_depth"] = self.inbox.qsize()
+        status["reorder_held"] = len(self._worker.window) if self._worker is not None else 0
         if self._rules is not None:
             in_force = self._rules.in_force
             rule = in_force.rule
@@ -298,8 +308,9 @@ class Agent:
         """Ask `wait()` to return (signal handlers call this)."""
         self._stop_requested.set()
 
-    def wait(self) -> None:
-        """Block until SIGTERM/SIGINT (or `request_stop`), then stop in order."""
+    def handle_signals(self) -> None:
+        """Let SIGTERM/SIGINT ask for a stop (main thread; call before `start`, so a signal
+        during start-up stops the agent in order once it is up, not half-way)."""
 
         def handler(signum: int, _frame: FrameType | None) -> None:
             log.info("received %s: stopping", signal.Signals(signum).name)
@@ -307,6 +318,10 @@ class Agent:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, handler)
+
+    def wait(self) -> None:
+        """Block until SIGTERM/SIGINT (or `request_stop`), then stop in order."""
+        self.handle_signals()
         while not self._stop_requested.wait(1.0):
             if self._worker_thread is not None and not self._worker_thread.is_alive():
                 raise StartupError("the chip worker stopped unexpectedly; see the log")

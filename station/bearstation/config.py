@@ -10,58 +10,20 @@ URL (``mqtts://station@broker.example:8883``) or key by key, like the agent's
 from __future__ import annotations
 
 import socket
-from enum import StrEnum
-from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from bearstation.errors import BrokerUrlError
+from bearagent.configbase import Section as _Section
+from bearagent.wire.broker import BrokerSettings, expand_url
 from bearstation.media.config import MediaConfig
 
 DEFAULT_DATABASE = "sqlite:///bearstation.db"
 #: Where the station finds its broker password under systemd (LoadCredential=).
 DEFAULT_PASSWORD_CREDENTIAL = "mqtt-password"
-_SCHEMES = {"mqtt": (False, 1883), "mqtts": (True, 8883)}
 
 
-class _Section(BaseModel):
-    """Frozen, and unknown keys are errors that name the key."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TlsVersion(StrEnum):
-    """The oldest TLS version accepted from a broker."""
-
-    TLS_1_2 = "1.2"
-    TLS_1_3 = "1.3"
-
-
-class TlsConfig(_Section):
-    """TLS towards one broker: server verification and an optional client certificate."""
-
-    enabled: bool = Field(default=False, description="Connect over TLS (mqtts:// URLs set it).")
-    ca_file: Path | None = Field(
-        default=None,
-        description="PEM file of the authority that signed the broker's certificate. "
-        "Unset: the system's trusted authorities.",
-    )
-    cert_file: Path | None = Field(default=None, description="PEM client certificate, if any.")
-    key_file: Path | None = Field(default=None, description="PEM key of `cert_file`.")
-    min_version: TlsVersion = Field(
-        default=TlsVersion.TLS_1_2, description="Oldest TLS version accepted: '1.2' or '1.3'."
-    )
-
-    @model_validator(mode="after")
-    def _cert_and_key_together(self) -> TlsConfig:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("tls.cert_file and tls.key_file go together: set both or neither")
-        return self
-
-
-class BrokerConfig(_Section):
+class BrokerConfig(BrokerSettings):
     """One broker the station subscribes to (each with its own persistent session)."""
 
     url: str | None = Field(
@@ -69,8 +31,6 @@ class BrokerConfig(_Section):
         description="Shorthand for scheme, host, port and user: mqtt://host:1883 or "
         "mqtts://user@host:8883 (never a password: use password_file).",
     )
-    host: str = Field(default="127.0.0.1", min_length=1, description="Broker host name or IP.")
-    port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
     client_id: str | None = Field(
         default=None,
         min_length=1,
@@ -78,82 +38,19 @@ class BrokerConfig(_Section):
         description="MQTT client id, which names the persistent session: keep it stable. "
         "Unset: 'bear-station-<station.id>'.",
     )
-    username: str | None = Field(default=None, min_length=1, description="Broker username.")
-    password_file: Path | None = Field(
-        default=None,
-        description="File holding the password (trailing newline ignored); a relative name "
-        "is looked up in $CREDENTIALS_DIRECTORY. Unset with a username: 'mqtt-password' "
-        "there.",
-    )
-    tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
-    allow_plaintext_credentials: bool = Field(
-        default=False,
-        description="Allow a username and password over plain TCP (trusted networks only).",
-    )
 
     @model_validator(mode="before")
     @classmethod
     def _expand_url(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("url"):
-            keys = parse_broker_url(str(data["url"]))
-            tls = {**keys.get("tls", {}), **(data.get("tls") or {})}
-            return {**keys, **data, **({"tls": tls} if tls else {})}
-        return data
+        return expand_url(data)
 
-    @model_validator(mode="after")
-    def _check(self) -> BrokerConfig:
-        if self.password_file is not None and self.username is None:
-            raise ValueError("password_file is set but username is not: set both")
-        plain = not self.tls.enabled and not self.allow_plaintext_credentials
-        if self.username is not None and plain:
-            raise ValueError(
-                f"refusing to send the username and password to {self.where} over plain "
-                "TCP: use mqtts:// (TLS), or allow_plaintext_credentials = true if this "
-                "network is trusted"
-            )
-        return self
-
-    @property
-    def where(self) -> str:
-        """``host:port``, for messages."""
-        return f"{self.host}:{self.port}"
-
-
-def parse_broker_url(url: str) -> dict[str, Any]:
-    """The broker keys a URL stands for: ``mqtt[s]://[user@]host[:port]``."""
-    parts = urlsplit(url)
-    if parts.scheme not in _SCHEMES:
-        raise BrokerUrlError(
-            f"broker URL {url!r}: the scheme must be mqtt:// or mqtts:// (TLS), "
-            "e.g. mqtts://station@broker.example:8883"
+    def plaintext_refused(self) -> str:
+        """Why credentials over plain TCP are refused (in the station's terms)."""
+        return (
+            f"refusing to send the username and password to {self.where} over plain "
+            "TCP: use mqtts:// (TLS), or allow_plaintext_credentials = true if this "
+            "network is trusted"
         )
-    if parts.password is not None:
-        raise BrokerUrlError(
-            f"broker URL {_hide_password(url)!r} holds a password: put it in a file "
-            "(--password-file, or brokers.password_file) instead, where ps and logs cannot "
-            "show it"
-        )
-    if not parts.hostname:
-        raise BrokerUrlError(f"broker URL {url!r} names no host: e.g. mqtt://localhost:1883")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise BrokerUrlError(f"broker URL {url!r}: only scheme, user, host and port are read")
-    try:
-        port = parts.port
-    except ValueError:
-        raise BrokerUrlError(f"broker URL {url!r}: the port must be a number 1-65535") from None
-    tls, default_port = _SCHEMES[parts.scheme]
-    keys: dict[str, Any] = {"host": parts.hostname, "port": port or default_port}
-    if tls:
-        keys["tls"] = {"enabled": True}
-    if parts.username:
-        keys["username"] = unquote(parts.username)
-    return keys
-
-
-def _hide_password(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@") if parts.password else ""
-    return parts._replace(netloc=netloc).geturl() if netloc else url
 
 
 def _default_station_id() -> str:

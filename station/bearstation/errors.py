@@ -1,18 +1,13 @@
-"""The station's user-facing errors: each message says what went wrong and what to do."""
+"""The station's user-facing errors: each message says what went wrong and what to do.
+
+A broker's URL, credentials and TLS files are the wire's (`bearagent.wire.errors`).
+"""
 
 from bearagent.errors import BearIdError
 
 
 class StationError(BearIdError):
     """Base class of every bear-station error a user can cause."""
-
-
-class BrokerUrlError(StationError):
-    """A ``--broker`` URL that cannot be used (scheme, host, port, a password in it)."""
-
-
-class BrokerSetupError(StationError):
-    """Credentials or TLS files of a broker are missing or unreadable."""
 
 
 class DatabaseError(StationError):

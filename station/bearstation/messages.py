@@ -12,16 +12,16 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from bearagent.mqtt.payloads import SCHEMA_VERSION, STATUS_OFFLINE, STATUS_ONLINE, load_schema
+from bearagent.wire.channels import CHANNELS, STATUS, Channel
+from bearagent.wire.payloads import SCHEMA_VERSION, STATUS_OFFLINE, STATUS_ONLINE, load_schema
+from bearagent.wire.topics import split_box_topic
 
-Channel = Literal["sighting", "unknown", "correction", "stats"]
-CHANNELS: tuple[str, ...] = ("status", "sighting", "unknown", "correction", "stats")
 #: Payloads larger than this are quarantined unparsed (an end event is a few hundred kB).
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 
@@ -82,23 +82,13 @@ def _fast_validator(event: str) -> jsonschema_rs.Draft202012Validator:
     return jsonschema_rs.Draft202012Validator(_event_schema(event))
 
 
-def split_topic(topic: str, prefix: str) -> tuple[str, str] | None:
-    """(agent_id, channel) of ``<prefix><agent_id>/<channel>``, or None for another shape."""
-    if not topic.startswith(prefix):
-        return None
-    parts = topic[len(prefix) :].split("/")
-    if len(parts) != 2 or not parts[0] or parts[1] not in CHANNELS:
-        return None
-    return parts[0], parts[1]
-
-
 def parse(message: Incoming, prefix: str) -> Parsed:
     """What `message` is; every failure is a `Rejected` with its reason."""
-    where = split_topic(message.topic, prefix)
+    where = split_box_topic(message.topic, prefix)
     if where is None:
         return Rejected(
             f"unexpected topic {message.topic!r}: expected {prefix}<agent_id>/<channel> with "
-            f"channel one of {', '.join(CHANNELS)}"
+            f"channel one of {', '.join((STATUS, *CHANNELS))}"
         )
     agent_id, channel = where
     if len(message.payload) > MAX_PAYLOAD_BYTES:
@@ -107,7 +97,7 @@ def parse(message: Incoming, prefix: str) -> Parsed:
         text = message.payload.decode("utf-8")
     except UnicodeDecodeError as e:
         return Rejected(f"payload is not UTF-8 text ({e})")
-    if channel == "status":
+    if channel == STATUS:
         if text not in (STATUS_ONLINE, STATUS_OFFLINE):
             return Rejected(f"status payload {text[:40]!r} is neither 'online' nor 'offline'")
         return Status(agent_id, text == STATUS_ONLINE)
@@ -124,13 +114,19 @@ def _parse_event(text: str, agent_id: str, channel: str) -> Parsed:
     version = body.get("schema_version")
     if version != SCHEMA_VERSION:
         shown = "missing" if "schema_version" not in body else repr(version)
+        older = isinstance(version, int) and not isinstance(version, bool)
+        advice = (
+            "upgrade bearagent on that box: an older agent"
+            if older and version < SCHEMA_VERSION
+            else "upgrade bear-station for a newer agent"
+        )
         return Rejected(
             f"schema_version {shown}: this station reads schema_version {SCHEMA_VERSION} "
-            "(upgrade bear-station for a newer agent)"
+            f"({advice})"
         )
     event = body.get("event")
-    if event not in CHANNELS[1:]:
-        return Rejected(f"event {str(event)[:40]!r} is not one of {', '.join(CHANNELS[1:])}")
+    if event not in CHANNELS:
+        return Rejected(f"event {str(event)[:40]!r} is not one of {', '.join(CHANNELS)}")
     # jsonschema-rs says yes fast; a 'no' is explained (and confirmed) by jsonschema.
     errors = [] if _fast_validator(str(event)).is_valid(body) else _errors(str(event), body)
     # A field that fails also counts as 'unevaluated': report the failure itself.

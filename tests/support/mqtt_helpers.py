@@ -18,19 +18,17 @@ from typing import TYPE_CHECKING
 from bearagent.chips.capture import TimeSource
 from bearagent.decisions import Decision, DecisionRule, Outcome
 from bearagent.matching.knn import Candidate
-from bearagent.mqtt import (
-    Channel,
+from bearagent.mqtt import MqttConfig, MqttPublisher, outbox
+from bearagent.store import open_database, transaction
+from bearagent.wire.channels import Channel
+from bearagent.wire.payloads import (
     ChipRef,
     EncounterRef,
     ModelRef,
-    MqttConfig,
-    MqttPublisher,
     Origin,
     SightingType,
     encounter_payload,
-    outbox,
 )
-from bearagent.store import open_database, transaction
 
 if TYPE_CHECKING:
     from support.subscriber import Subscriber

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from bearagent.decisions import Decision, DecisionRule, Outcome
 from bearagent.matching.knn import Candidate
-from bearagent.mqtt.payloads import (
+from bearagent.wire.payloads import (
     ChipRef,
     EncounterRef,
     Identity,

@@ -109,6 +109,7 @@ def run_command(
     if cfg.agent.compact_memory and (applied := compact_allocator()):
         logging.getLogger("bearagent").info("allocator: %s", ", ".join(applied))
     agent = Agent(cfg)
+    agent.handle_signals()
     agent.start()
     agent.wait()
 

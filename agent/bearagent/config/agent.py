@@ -87,3 +87,14 @@ class PipelineConfig(BaseModel):
         ge=0,
         description="After the first chip of a batch, wait at most this long for more.",
     )
+    reorder_window_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=600,
+        description="Each embedded chip waits this many seconds (wall clock) before the "
+        "encounter tracker sees it, then goes on with every chip of its camera captured "
+        "before it, oldest first: chips that arrive a little out of order (a detector "
+        "writing two frames' crops in parallel, a copy tool) are placed in capture order. "
+        "Adds this much to each chip's latency; 0 turns the window off. Chips later than "
+        "this still join their encounter (see encounter.late_chips_s).",
+    )

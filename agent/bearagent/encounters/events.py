@@ -15,10 +15,9 @@ from typing import Literal
 
 from bearagent.decisions import Decision
 from bearagent.encounters.track import ChipObservation
+from bearagent.wire.channels import EncounterChannel
 
 EventType = Literal["new", "update", "end", "merged", "amended"]
-#: The outbox channels an encounter event goes to (`bearagent.mqtt.topics.Channel`).
-EncounterChannel = Literal["sighting", "unknown"]
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import Any
 import sqlite_utils
 
 from bearagent.chips.capture import TIME_SOURCES, TimeSource
-from bearagent.mqtt import payloads
 from bearagent.store import Migration, migrate
+from bearagent.wire import payloads
 
 COMPONENT = "encounters"
 log = logging.getLogger(__name__)

@@ -37,10 +37,11 @@ import numpy as np
 
 from bearagent.decisions import NEIGHBOURS, Decision, DecisionRule, Outcome, decide
 from bearagent.encounters.config import EncounterConfig
-from bearagent.encounters.events import EncounterChannel, EncounterEvent, EventType, Observed
+from bearagent.encounters.events import EncounterEvent, EventType, Observed
 from bearagent.encounters.pairing import MergeBars, pair_to_merge
 from bearagent.encounters.track import ChipObservation, Track
 from bearagent.matching.knn import Candidate
+from bearagent.wire.channels import EncounterChannel
 
 #: Ended encounters kept per camera for late chips, at most (the oldest go first).
 MAX_ENDED_PER_CAMERA = 256

@@ -20,15 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from bearagent.mqtt.config import MqttConfig, TlsConfig, TlsVersion
-from bearagent.mqtt.errors import TlsError
-from bearagent.mqtt.payloads import STATUS_OFFLINE
-from bearagent.mqtt.topics import Topics
-
-_TLS_VERSIONS = {
-    TlsVersion.TLS_1_2: ssl.TLSVersion.TLSv1_2,
-    TlsVersion.TLS_1_3: ssl.TLSVersion.TLSv1_3,
-}
+from bearagent.mqtt.config import MqttConfig
+from bearagent.wire.payloads import STATUS_OFFLINE
+from bearagent.wire.topics import Topics
 
 
 class _AfterDisconnectNoise(logging.Filter):
@@ -47,29 +41,6 @@ _NOISE_FILTER = _AfterDisconnectNoise()
 def client_id_for(config: MqttConfig, agent_id: str) -> str:
     """The MQTT client id: configured, or ``bearagent-<agent_id>`` (stable across restarts)."""
     return config.client_id or f"bearagent-{agent_id}"
-
-
-def tls_context(tls: TlsConfig) -> ssl.SSLContext:
-    """A context that verifies the broker (and presents a client certificate if configured)."""
-    files = {"ca_file": tls.ca_file, "cert_file": tls.cert_file, "key_file": tls.key_file}
-    for key, path in files.items():
-        if path is not None and not path.is_file():
-            raise TlsError(f"mqtt.tls.{key} {path} does not exist: fix the path or unset it")
-    try:
-        context = ssl.create_default_context(
-            ssl.Purpose.SERVER_AUTH, cafile=None if tls.ca_file is None else str(tls.ca_file)
-        )
-        context.minimum_version = _TLS_VERSIONS[tls.min_version]
-        if tls.cert_file is not None:
-            context.load_cert_chain(
-                str(tls.cert_file), None if tls.key_file is None else str(tls.key_file)
-            )
-    except (ssl.SSLError, OSError) as e:
-        raise TlsError(
-            f"cannot load the MQTT TLS files ({e}): check that mqtt.tls.ca_file, cert_file and "
-            "key_file are PEM files and that the key matches the certificate"
-        ) from None
-    return context
 
 
 def build_client(

@@ -1,70 +1,23 @@
-"""The ``[mqtt]`` section of the agent's configuration.
+"""The ``[mqtt]`` section of the agent's configuration: the shared broker settings
+(`bearagent.wire.broker`) plus how the agent publishes.
 
 The agent id and site are not here: they belong to the agent as a whole and are
 passed in by the caller. Secrets never live in the config itself: the password
-is read from `password_file` when the publisher starts (see `credentials`).
+is read from `password_file` when the publisher starts (`bearagent.wire.credentials`).
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-from pathlib import Path
+from pydantic import Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from bearagent.wire.broker import BrokerSettings, TlsConfig, TlsVersion
 
-
-class _Section(BaseModel):
-    """Frozen, and unknown keys are errors that name the key."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["MqttConfig", "TlsConfig", "TlsVersion", "plaintext_refused"]
 
 
-class TlsVersion(StrEnum):
-    """The oldest TLS version the agent accepts from the broker."""
-
-    TLS_1_2 = "1.2"
-    TLS_1_3 = "1.3"
-
-
-class TlsConfig(_Section):
-    """TLS towards the broker: server verification and an optional client certificate."""
-
-    enabled: bool = Field(default=False, description="Connect to the broker over TLS.")
-    ca_file: Path | None = Field(
-        default=None,
-        description=(
-            "PEM file of the certificate authority that signed the broker's certificate. "
-            "Unset: the system's trusted authorities."
-        ),
-    )
-    cert_file: Path | None = Field(
-        default=None,
-        description="PEM client certificate, for brokers that authenticate clients by certificate.",
-    )
-    key_file: Path | None = Field(
-        default=None, description="PEM private key of `cert_file` (required with it)."
-    )
-    min_version: TlsVersion = Field(
-        default=TlsVersion.TLS_1_2, description="Oldest TLS version accepted: '1.2' or '1.3'."
-    )
-
-    @model_validator(mode="after")
-    def _cert_and_key_together(self) -> TlsConfig:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError(
-                "mqtt.tls.cert_file and mqtt.tls.key_file go together: set both for a client "
-                "certificate, or neither"
-            )
-        return self
-
-
-class MqttConfig(_Section):
+class MqttConfig(BrokerSettings):
     """How the agent reaches its MQTT broker, and how it publishes."""
 
-    host: str = Field(default="127.0.0.1", min_length=1, description="Broker host name or IP.")
-    port: int = Field(
-        default=1883, ge=1, le=65535, description="Broker port (usually 1883, or 8883 for TLS)."
-    )
     client_id: str | None = Field(
         default=None,
         min_length=1,
@@ -79,7 +32,16 @@ class MqttConfig(_Section):
         description=(
             "Prefix of every topic, ending with '/'; '{agent_id}' is replaced by the agent id. "
             "Topics are <prefix>status, <prefix>sighting, <prefix>unknown, "
-            "<prefix>correction, <prefix>stats."
+            "<prefix>correction, <prefix>stats and the other channels of "
+            "bearagent.wire.channels."
+        ),
+    )
+    station_topic_prefix: str = Field(
+        default="bearid-station/{agent_id}/",
+        description=(
+            "Prefix of the topics the station sends this box on (receipts, resend requests, "
+            "review decisions, the fleet gallery's feed, model offers), ending with '/'; "
+            "'{agent_id}' is replaced by the agent id. Must differ from topic_prefix."
         ),
     )
     keepalive_s: int = Field(
@@ -94,24 +56,6 @@ class MqttConfig(_Section):
         ge=0,
         le=0xFFFF_FFFF,
         description="How long the broker keeps the agent's session after a disconnect (seconds).",
-    )
-    tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
-    username: str | None = Field(
-        default=None, min_length=1, description="Username for the broker, if it wants one."
-    )
-    password_file: Path | None = Field(
-        default=None,
-        description=(
-            "File holding the broker password (read at start, trailing newline ignored). A "
-            "relative name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential=)."
-        ),
-    )
-    allow_plaintext_credentials: bool = Field(
-        default=False,
-        description=(
-            "Allow sending the username and password without TLS. Only for a trusted "
-            "network: anyone on the path can read them."
-        ),
     )
     reconnect_min_s: float = Field(
         default=1.0,
@@ -135,6 +79,13 @@ class MqttConfig(_Section):
         default=60.0, ge=0, description="Seconds between 'stats' messages; 0 disables them."
     )
 
+    def plaintext_refused(self) -> str:
+        """Why credentials over plain TCP are refused (in the agent's own keys)."""
+        return plaintext_refused(self.host, self.port)
+
+    def _key(self, name: str) -> str:
+        return f"mqtt.{name}"
+
     @model_validator(mode="after")
     def _check(self) -> MqttConfig:
         if self.reconnect_min_s > self.reconnect_max_s:
@@ -142,11 +93,6 @@ class MqttConfig(_Section):
                 f"mqtt.reconnect_min_s ({self.reconnect_min_s}) is larger than "
                 f"mqtt.reconnect_max_s ({self.reconnect_max_s}): swap them"
             )
-        if self.password_file is not None and self.username is None:
-            raise ValueError("mqtt.password_file is set but mqtt.username is not: set both")
-        plain = not self.tls.enabled and not self.allow_plaintext_credentials
-        if self.username is not None and plain:
-            raise ValueError(plaintext_refused(self.host, self.port))
         return self
 
 

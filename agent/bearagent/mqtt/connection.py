@@ -18,15 +18,15 @@ from bearagent.mqtt.client import (
     build_client,
     client_id_for,
     connect_properties,
-    tls_context,
     unreachable_message,
 )
 from bearagent.mqtt.config import MqttConfig
 from bearagent.mqtt.counters import Tally
-from bearagent.mqtt.credentials import read_password
-from bearagent.mqtt.payloads import STATUS_OFFLINE, STATUS_ONLINE
 from bearagent.mqtt.signals import Connected, Lost, Refused, Signal, SignalInbox, Unreachable
-from bearagent.mqtt.topics import Topics
+from bearagent.wire.credentials import read_password
+from bearagent.wire.payloads import STATUS_OFFLINE, STATUS_ONLINE
+from bearagent.wire.tls import tls_context
+from bearagent.wire.topics import Topics
 
 log = logging.getLogger("bearagent.mqtt")
 _SENT = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)  # NO_CONN: paho queued it for reconnect

@@ -20,8 +20,8 @@ from bearagent.mqtt.connection import BrokerConnection
 from bearagent.mqtt.counters import Tally
 from bearagent.mqtt.retry import RefusedRows
 from bearagent.mqtt.signals import Acked
-from bearagent.mqtt.topics import Topics
 from bearagent.store import StoreError, transaction
+from bearagent.wire.topics import Topics
 
 log = logging.getLogger("bearagent.mqtt")
 

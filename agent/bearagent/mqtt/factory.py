@@ -8,10 +8,10 @@ from typing import Literal
 
 from bearagent.mqtt.base import Publisher
 from bearagent.mqtt.config import MqttConfig
-from bearagent.mqtt.payloads import Stats
 from bearagent.mqtt.publisher import MqttPublisher
 from bearagent.mqtt.stdout_publisher import StdoutPublisher
-from bearagent.mqtt.topics import Topics
+from bearagent.wire.payloads import Stats
+from bearagent.wire.topics import Topics
 
 
 def make_publisher(
@@ -27,5 +27,6 @@ def make_publisher(
     Raises `TopicError` for an agent id or ``mqtt.topic_prefix`` that makes no valid topic.
     """
     if kind == "stdout":
-        return StdoutPublisher(Topics.build(config.topic_prefix, agent_id), database=database)
+        topics = Topics.build(config.topic_prefix, agent_id, config.station_topic_prefix)
+        return StdoutPublisher(topics, database=database)
     return MqttPublisher(config, agent_id=agent_id, database=database, stats_source=stats_source)

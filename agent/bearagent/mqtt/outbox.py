@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlite_utils
 
-from bearagent.mqtt.topics import CHANNELS, Channel, check_channel
 from bearagent.store import Migration, migrate, sqlite_error
+from bearagent.wire.topics import CHANNELS, Channel, check_channel
 
 COMPONENT = "outbox"
 log = logging.getLogger(__name__)

@@ -24,11 +24,11 @@ from bearagent.mqtt.config import MqttConfig
 from bearagent.mqtt.connection import BrokerConnection
 from bearagent.mqtt.counters import Tally
 from bearagent.mqtt.drain import OutboxDrain
-from bearagent.mqtt.payloads import Stats, stats_payload
 from bearagent.mqtt.retry import RefusedRows
 from bearagent.mqtt.signals import Acked
-from bearagent.mqtt.topics import Topics
 from bearagent.store import StoreError, open_database
+from bearagent.wire.payloads import Stats, stats_payload
+from bearagent.wire.topics import Topics
 
 log = logging.getLogger("bearagent.mqtt")
 
@@ -47,7 +47,8 @@ class MqttPublisher:
     ) -> None:
         self.config = config
         self.agent_id = agent_id
-        self.topics = Topics.build(config.topic_prefix, agent_id)  # TopicError before anything
+        # TopicError before anything
+        self.topics = Topics.build(config.topic_prefix, agent_id, config.station_topic_prefix)
         self._database = database
         self._stats_source = stats_source
         self._poll_s = poll_s

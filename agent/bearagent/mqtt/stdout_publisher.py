@@ -17,8 +17,8 @@ import sqlite_utils
 
 from bearagent.mqtt import outbox
 from bearagent.mqtt.base import PublisherCounters
-from bearagent.mqtt.topics import Topics
 from bearagent.store import open_database, transaction
+from bearagent.wire.topics import Topics
 
 
 class StdoutPublisher:

@@ -24,7 +24,8 @@ from bearagent.gallery.thumbnails import store_thumbnail
 from bearagent.ledger import FileIdentity
 from bearagent.matching.index import GalleryIndex
 from bearagent.matching.knn import Candidate
-from bearagent.mqtt import outbox, payloads
+from bearagent.mqtt import outbox
+from bearagent.wire import payloads
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from bearagent.mqtt.payloads import PROVISIONAL_ID
+from bearagent.wire.payloads import PROVISIONAL_ID
 from bearstation.ingest.sql import earliest, find_id, insert_ignore, latest
 from bearstation.tables import boxes, cameras, individuals
 

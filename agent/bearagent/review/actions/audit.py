@@ -12,8 +12,8 @@ import sqlite_utils
 
 from bearagent.gallery.writes import now_iso
 from bearagent.mqtt import outbox
-from bearagent.mqtt.payloads import Identity, correction_payload
 from bearagent.review.actions.reviewer import Reviewer
+from bearagent.wire.payloads import Identity, correction_payload
 
 CorrectionAction = Literal["confirm", "assign", "create", "merge", "rename", "reject", "undo"]
 #: A correction lists at most this many chip files.

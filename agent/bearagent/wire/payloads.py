@@ -24,7 +24,8 @@ from uuid import UUID
 from bearagent.chips.capture import Detection, TimeSource
 from bearagent.decisions import Decision, DecisionRule, Outcome
 from bearagent.matching.knn import Candidate
-from bearagent.mqtt import jsontext as jt
+from bearagent.wire import jsontext as jt
+from bearagent.wire.channels import EncounterChannel
 
 #: Version of the payload format; a change an older consumer cannot read bumps it.
 SCHEMA_VERSION = 3
@@ -35,8 +36,6 @@ PROVISIONAL_ID = re.compile(r"^unknown-[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[0-9]{4,}
 #: An ``end`` (or ``amended``) event lists at most this many of its encounter's chips.
 MAX_END_CHIPS = 200
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-Channel = Literal["sighting", "unknown"]
 
 
 class SightingType(StrEnum):
@@ -125,7 +124,7 @@ def status_payload(online: bool) -> str:
 
 
 def encounter_payload(
-    channel: Channel,
+    channel: EncounterChannel,
     kind: SightingType,
     *,
     event_id: UUID,
