@@ -376,3 +376,14 @@ def test_an_unknown_method_is_refused() -> None:
     with pytest.raises(ModelCardInvalid, match=r"field 'decision.method': Input should be "
                        r"'calibrated', 'manual' or 'uncalibrated'"):  # fmt: skip
         card_from_json(json.dumps(data), "card.json")
+
+
+def test_a_card_may_name_every_open_set_score_the_agent_knows() -> None:
+    from typing import get_args
+
+    from bearagent.decisions.scores import SCORE_NAMES
+    from bearagent.modelcard.schema import ScoreName
+
+    assert get_args(ScoreName) == SCORE_NAMES
+    for score in SCORE_NAMES:
+        assert make_card(decision={**UNCALIBRATED, "score": score}).decision.score == score

@@ -31,7 +31,7 @@ CARD_FORMAT_VERSION = 2
 #: Card format versions this bearid can read (1 is upgraded on reading).
 SUPPORTED_FORMAT_VERSIONS: tuple[int, ...] = (1, 2)
 #: The open-set scores a card may name (`bearagent.decisions.scores.SCORE_NAMES`).
-ScoreName = Literal["best", "margin", "margin3", "blend"]
+ScoreName = Literal["best", "margin", "margin3", "blend", "asnorm", "individual"]
 
 
 class _Strict(BaseModel):
@@ -146,7 +146,8 @@ class DecisionSpec(_Strict):
     """
 
     score: ScoreName = Field(
-        description="Open-set score (bearagent.decisions.scores): best, margin, margin3, blend."
+        description="Open-set score (bearagent.decisions.scores): best, margin, margin3, blend, "
+        "asnorm, individual."
     )
     known_threshold: float | None = Field(
         default=None,
