@@ -11,7 +11,12 @@ detection rate and the review share:
 - at the thresholds of the model card (calibrated by bear-train on val);
 - at the thresholds the agent calibrates on its own gallery
   (`bearagent.gallery.calibration.calibrate_references`, with the train split as
-  the gallery: leave-one-encounter-out genuine, leave-one-individual-out strangers).
+  the gallery: leave-one-encounter-out genuine, leave-one-individual-out strangers),
+  each threshold kept only where its 95 % Clopper-Pearson upper bound is within
+  target (and, for comparison, the point estimates of before).
+
+bench/bench_openset.py measures every open-set score and calibration change on
+cached embeddings of the same runs.
 
 It also writes the whole curve (review share against automatic error, the known
 threshold swept with the unknown threshold at its false-unknown target) as a PNG
@@ -99,15 +104,17 @@ def line(label: str, figures: dict[str, float]) -> str:
     return f"  {label:34s} " + "  ".join(f(figures[c]) for c in COLUMNS)
 
 
-def gallery_rule(g: EmbeddedSet, score: str) -> tuple[DecisionRule | None, str]:
+def gallery_rule(
+    g: EmbeddedSet, score: str, confidence: float | None = 0.95
+) -> tuple[DecisionRule | None, str]:
     """Thresholds of `score` calibrated on the train gallery, as the agent would."""
     result = calibrate_references(
-        g.embeddings, g.labels, g.encounters, score, CalibrationSettings()
+        g.embeddings, g.labels, g.encounters, score, CalibrationSettings(confidence=confidence)
     )
     if result.calibration is None:
         return None, result.reason
     cal = result.calibration
-    return DecisionRule(score, cal.known, cal.unknown, "gallery"), result.reason
+    return DecisionRule(score, cal.known, cal.unknown, "gallery"), f"{result.reason}; {cal.why}"
 
 
 def plot_curve(path: Path, name: str, q: OpenSetQueries, score: str,
@@ -147,13 +154,17 @@ def bench(name: str, out: Path, epochs: int, run: Path | None) -> None:
           f"{test.metrics['test_enc_acc1']:.3f}")  # fmt: skip
     print(f"  card rule: {card.describe()}; {ckpt.decision.validation_set}")
     rule, reason = gallery_rule(gallery, card.score)
+    point, _ = gallery_rule(gallery, card.score, None)
     print(f"  gallery rule: {rule.describe() if rule else 'none'} ({reason})")
+    print(f"  gallery rule as point estimates (before): {point.describe() if point else 'none'}")
     print(f"  {'':34s} " + "  ".join(c[:5] for c in COLUMNS) + "   (auto, error, FUR, det, review)")
     marks = {"card (val)": card}
     for level, q in (("encounter", enc), ("chip", chip)):
         print(line(f"per {level}, card thresholds (val)", rule_figures(card, q)))
         if rule is not None:
             print(line(f"per {level}, gallery thresholds", rule_figures(rule, q)))
+        if point is not None:
+            print(line(f"per {level}, gallery, point (before)", rule_figures(point, q)))
     if rule is not None:
         marks["gallery (train)"] = rule
     aurocs = ", ".join(f"{s} {test.metrics[f'test_enc_auroc_{s}']:.3f}"

@@ -1,18 +1,20 @@
-"""bear-train on CPU: frozen pretrained backbone vs trained embedder, per split kind.
+"""bear-train on CPU: the start (epoch 0) beside the best epoch, per split kind.
 
-Splits the cattle faces in ../shared/datasets (never copied: the split CSVs point
-at the files) with seed 0, measures the frozen tf_efficientnet_lite0 (offline
-ImageNet weights) with a random head and with the head fitted by LDA (no
-gradient steps), trains per train/configs/cattle-lite0.yaml (or --config) for a
-few epochs, and prints test accuracy@1/3/5/10 per chip and per encounter, the
-unknown AUROC per open-set score, and at the decision rule calibrated on val (per
-encounter, as the agent decides; calibration.level) the false-unknown and
-detection rates, the automatic error and the review share; train and inference
-images/s, and wall time.
+Splits a dataset in ../shared/datasets (never copied: the split CSVs point at the
+files; or a synthetic population, or any --root folder) with seed 0, measures the
+frozen tf_efficientnet_lite0 (offline ImageNet weights) with a random head, trains
+per the dataset's config (or --config) and measures its start (``start.pt``, epoch
+0: the frozen backbone with the head fitted by LDA, no gradient step) and its best
+epoch (``best.pt``, chosen on val). Prints test accuracy@1/3/5/10 per chip and per
+encounter, the unknown AUROC per open-set score, and at the decision rule calibrated
+on val (per encounter, as the agent decides; calibration.level) the false-unknown
+and detection rates, the automatic error and the review share; the learning curve
+(val acc@1 per chip and per encounter against epochs), seconds per training epoch,
+train and inference images/s, wall time, and a README-style row: start beside best.
 
-    .venv/bin/python bench/bench_train.py [--dataset cattle|chimp] [--kinds open disjoint]
-        [--epochs 5] [--config C]
-        [--set optimizer.lr=0.002 ...] [--out /tmp/bench-train] [--synthetic]
+    .venv/bin/python bench/bench_train.py [--dataset cattle|chimp|cattle-openset]
+        [--root DIR] [--kinds open disjoint] [--epochs 5] [--config C]
+        [--set optimizer.lr=0.002 ...] [--out /tmp/bench-train] [--synthetic] [--negatives 0.2]
 """
 
 from __future__ import annotations
@@ -40,12 +42,19 @@ from beartrain.splits import KINDS, SplitConfig, split_folder
 from beartrain.synthetic import SyntheticConfig, write_population
 from beartrain.training import fit
 from beartrain.training.calibrate import choose_on
-from beartrain.training.prepare import init_head_from_split
 
 REPO = Path(__file__).resolve().parents[1]
 CATTLE = REPO.parent / "shared" / "datasets" / "cattle-faces" / "identities"
-ROOTS = {"cattle": CATTLE, "chimp": REPO.parent / "shared" / "datasets" / "chimp-faces"}
-CONFIGS = {"cattle": "train/configs/cattle-lite0.yaml", "chimp": "train/configs/chimp-lite0.yaml"}
+ROOTS = {
+    "cattle": CATTLE,
+    "chimp": REPO.parent / "shared" / "datasets" / "chimp-faces",
+    "cattle-openset": REPO.parent / "shared" / "datasets" / "cattle-faces" / "openset",
+}
+CONFIGS = {
+    "cattle": "train/configs/cattle-lite0.yaml",
+    "chimp": "train/configs/chimp-lite0.yaml",
+    "cattle-openset": "train/configs/cpu-lite0.yaml",
+}
 KS = (1, 3, 5, 10)
 TEST_SHARE: dict[SplitKind, float] = {"open": 0.15, "disjoint": 0.3}
 
@@ -110,6 +119,7 @@ def bench_kind(
     epochs: int,
     overrides: dict[str, object],
     split_cfg: SplitConfig,
+    negatives: float = 0.0,
 ) -> None:
     """Split, measure frozen, train, measure trained; print one block."""
     started = time.perf_counter()
@@ -132,14 +142,13 @@ def bench_kind(
     torch.manual_seed(0)
     model = build_embedder(cfg.model).eval()
     frozen = figures(model, split, cfg, None)
-    labels = sorted({r.individual for r in split.train})
-    init_head_from_split(model, split, input_spec(cfg.model), labels, None, torch.device("cpu"))
-    lda = figures(model, split, cfg, None)
-    result = fit(cfg, out / "run")
+    result = fit(cfg, out / "run", negatives=negatives)
+    start = figures(load_checkpoint(result.run_dir / "start.pt").build_model(), split, cfg, None)
     ckpt = load_checkpoint(result.best)
     trained = figures(ckpt.build_model(), split, cfg, ckpt.decision)
     trained_rows = [r for r in result.history if r["epoch"] > 0]
-    train_img_s = len(split.train) * len(trained_rows) / sum(r["train_s"] for r in trained_rows)
+    train_s = [r["train_s"] for r in trained_rows]
+    train_img_s = len(split.train) * len(trained_rows) / sum(train_s)
     cows = [len({r.individual for r in rows}) for rows in (split.train, split.val, split.test)]
     print(f"\nleak rule: {split.summary['data']['grouping']}")
     print(
@@ -149,9 +158,30 @@ def bench_kind(
     )
     print("         acc@" + "/".join(map(str, KS)))
     print(row("frozen", frozen))
-    print(row("+LDA", lda))
+    print(row("start", start))
     print(row("trained", trained))
-    print(f"train {train_img_s:.1f} img/s; wall {time.perf_counter() - started:.0f} s")
+    print("learning curve (val acc@1 per chip / per encounter, epoch 0 = start): " + ", ".join(
+        f"{int(r['epoch'])}: {r['val_chip_acc1']:.3f}/{r['val_enc_acc1']:.3f}"
+        for r in result.history
+    ))  # fmt: skip
+    print(f"seconds per training epoch: {', '.join(f'{t:.0f}' for t in train_s)} (mean "
+          f"{sum(train_s) / max(len(train_s), 1):.0f}); train {train_img_s:.1f} img/s; wall "
+          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(readme_row(kind, config, start, trained, result.best_epoch, len(trained_rows)))
+
+
+def readme_row(kind: str, config: Path, start: dict[str, float], trained: dict[str, float],
+               best: int, epochs: int) -> str:  # fmt: skip
+    """| split | recipe | start (epoch 0) | best epoch | gain |, test acc@1 chip / enc, AUROC."""
+
+    def f(m: dict[str, float]) -> str:
+        return (f"{m['test_chip_acc1']:.3f} / {m['test_enc_acc1']:.3f} / "
+                f"{m.get('test_enc_auroc', math.nan):.3f}")  # fmt: skip
+
+    gain = trained["test_chip_acc1"] - start["test_chip_acc1"]
+    gain_enc = trained["test_enc_acc1"] - start["test_enc_acc1"]
+    return (f"| {kind} | {config.name} | {f(start)} | {f(trained)} (epoch {best} of {epochs}) | "
+            f"{gain:+.3f} / {gain_enc:+.3f} |")  # fmt: skip
 
 
 def main() -> None:
@@ -169,6 +199,11 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench-train"))
     parser.add_argument("--synthetic", action="store_true", help="a synthetic population instead")
+    parser.add_argument("--root", type=Path, help="any folder laid out ROOT/<individual>/<chip>")
+    parser.add_argument(
+        "--negatives", type=float, default=0.0,
+        help="share of train individuals held out of the classes as explicit negatives",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(2)
@@ -177,6 +212,8 @@ def main() -> None:
     if args.synthetic:
         root = args.out / "synthetic"
         write_population(root, SyntheticConfig(individuals=24, size=96, seed=0))
+    elif args.root is not None:
+        root = args.root
     elif not root.is_dir():
         raise SystemExit(f"{root} not found: run with --synthetic, or beside ../shared/datasets")
     for kind in args.kinds:
@@ -188,6 +225,7 @@ def main() -> None:
             args.epochs,
             parse_overrides(args.overrides),
             SplitConfig(seed=0, test_share=args.test_share or TEST_SHARE[kind]),
+            args.negatives,
         )
 
 

@@ -73,14 +73,17 @@ def fit(
     out: Path,
     resume: Path | None = None,
     on_epoch: EpochCallback | None = None,
+    negatives: float = 0.0,
 ) -> FitResult:
     """Train per `cfg` into the run folder `out` (optionally continuing from `resume`).
 
-    `on_epoch` sees each epoch's metrics (hyper-parameter search prunes with it).
+    `on_epoch` sees each epoch's metrics (hyper-parameter search prunes with it);
+    `negatives` holds that share of the train individuals out of the classes as
+    explicit negatives (`beartrain.training.negatives`).
     """
     ctx = setup(cfg.train.device)
     try:
-        run = prepare(cfg, out, ctx, load_checkpoint(resume) if resume else None)
+        run = prepare(cfg, out, ctx, load_checkpoint(resume) if resume else None, negatives)
         if ctx.is_main:
             _start_run_folder(run)
         if ctx.is_main and run.state.epoch == 0:

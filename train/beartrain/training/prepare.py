@@ -27,6 +27,7 @@ from beartrain.training.components import (
 from beartrain.training.data import ChipDataset
 from beartrain.training.distributed import Context
 from beartrain.training.epoch import TrainStep
+from beartrain.training.negatives import NegativesLoss, negative_individuals
 from beartrain.training.state import LoopState, seed_everything
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,29 @@ def load_split(cfg: TrainConfig) -> Split:
     return split
 
 
-def prepare(cfg: TrainConfig, out: Path, ctx: Context, resume: Checkpoint | None) -> Run:
-    """Build the run; with `resume`, restore weights, optimizer, schedule and loop state."""
+def prepare(
+    cfg: TrainConfig,
+    out: Path,
+    ctx: Context,
+    resume: Checkpoint | None,
+    negatives: float = 0.0,
+) -> Run:
+    """Build the run; with `resume`, restore weights, optimizer, schedule and loop state.
+
+    `negatives`: the share of train individuals held out of the classes as explicit
+    negatives (`beartrain.training.negatives`).
+    """
     split = load_split(cfg)
-    label_names = sorted({r.individual for r in split.train})
+    everyone = sorted({r.individual for r in split.train})
+    held_out = negative_individuals(everyone, negatives, cfg.train.seed)
+    label_names = [name for name in everyone if name not in held_out]
     seed_everything(cfg.train.seed)
     model = build_embedder(cfg.model, pretrained="none" if resume else None).to(ctx.device)
-    loss = build_loss(cfg.loss, len(label_names), cfg.model.embedding_size).to(ctx.device)
+    loss = build_loss(cfg.loss, len(label_names), cfg.model.embedding_size)
+    if held_out:
+        log.info("%d of %d train individuals are negatives", len(held_out), len(everyone))
+        loss = NegativesLoss(loss)
+    loss = loss.to(ctx.device)
     spec = input_spec(cfg.model)
     loader = _train_loader(cfg, split, spec, label_names, ctx)
     if cfg.model.head_init == "lda" and resume is None:
@@ -89,7 +106,7 @@ def prepare(cfg: TrainConfig, out: Path, ctx: Context, resume: Checkpoint | None
     scheduler = build_scheduler(cfg.schedule, optimizer, len(loader), cfg.train.epochs)
     amp = cfg.train.amp and ctx.device.type == "cuda"
     summary = TrainingSummary(
-        individuals=len(label_names),
+        individuals=len(everyone),
         images=len(split.train),
         split_kind=split.kind,
         seed=split.seed,
@@ -178,7 +195,8 @@ def init_head_from_split(
     then copies rank 0's weights (head and loss included) to every rank.
     """
     index = {name: i for i, name in enumerate(label_names)}
-    dataset = ChipDataset(split.root, split.train, spec, index)
+    rows = [r for r in split.train if r.individual in index]  # held-out negatives: no class
+    dataset = ChipDataset(split.root, rows, spec, index)
     loader = DataLoader(dataset, batch_size=64, num_workers=num_workers)
     model.eval()
     with torch.no_grad():
