@@ -101,15 +101,16 @@ def parse(recipe: str) -> tuple[str, dict[str, str]]:
     return name, dict(item.split("=", 1) for item in spec.split(",") if item)
 
 
-def train_head(kind: str, feats: dict[str, Features], recipe: dict[str, str], dim: int,
-               seed: int = 0) -> tuple[list[dict[str, float]], int, dict[str, float], float]:  # fmt: skip
+def train_head(
+    kind: str, feats: dict[str, Features], recipe: dict[str, str], dim: int, seed: int = 0
+) -> tuple[list[dict[str, float]], int, dict[str, float], float]:
     """Per-epoch val figures, the epoch kept, its test figures, and seconds per epoch."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train = feats["train"]
     names = sorted(set(train.labels))
     share = float(recipe.get("negatives", 0))
-    negatives = set(rng.choice(names, int(round(share * len(names))), replace=False).tolist())
+    negatives = set(rng.choice(names, round(share * len(names)), replace=False).tolist())
     classes = [n for n in names if n not in negatives]
     index = {n: i for i, n in enumerate(classes)}
     y = np.array([index.get(label, -1) for label in train.labels])
@@ -126,8 +127,11 @@ def train_head(kind: str, feats: dict[str, Features], recipe: dict[str, str], di
         centres = torch.zeros(len(classes), dim).index_add_(0, torch.from_numpy(y[y >= 0]), emb)
         loss.W.copy_(nn.functional.normalize(centres, dim=1).T)
     lr = float(recipe.get("lr", 1e-3))
-    opt = torch.optim.AdamW([{"params": head.parameters(), "lr": lr},
-                             {"params": loss.parameters(), "lr": 10 * lr}], weight_decay=1e-4)  # fmt: skip
+    groups = [
+        {"params": list(head.parameters()), "lr": lr},
+        {"params": list(loss.parameters()), "lr": 10 * lr},
+    ]
+    opt = torch.optim.AdamW(groups, weight_decay=1e-4)
     curve = [figures(kind, train, feats["val"], head)]
     best, best_state = 0, {k: v.clone() for k, v in head.state_dict().items()}
     seconds = []
@@ -159,9 +163,12 @@ def bench(name: str, split_dir: Path, config: Path, recipes: list[str], cache: P
     feats = {s: backbone_features(split, config, s, cache / name) for s in ("train", "val", "test")}
     cfg = build_config(yaml.safe_load(config.read_text()), {"data.split": "."})
     dim = cfg.model.embedding_size
-    print(f"\n{name}: {split.kind} split (seed {split.seed}), {len(split.train)} train chips; "
-          f"backbone {cfg.model.backbone} {cfg.model.input.height}x{cfg.model.input.width}, "
-          f"{dim}-d head; leak rule: {split.summary.get('data', {}).get('grouping', '-')}")  # fmt: skip
+    grouping = split.summary.get("data", {}).get("grouping", "-")
+    print(
+        f"\n{name}: {split.kind} split (seed {split.seed}), {len(split.train)} train chips; "
+        f"backbone {cfg.model.backbone} {cfg.model.input.height}x{cfg.model.input.width}, "
+        f"{dim}-d head; leak rule: {grouping}"
+    )
     print("  recipe                   | val chip/enc/AUROC at epoch 0 -> kept | test chip/enc/AUROC"
           " at epoch 0 -> kept | kept epoch | s/epoch | val acc@1 per epoch")  # fmt: skip
     for recipe in recipes:
