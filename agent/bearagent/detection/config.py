@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from bearagent.configbase import Section
 from bearagent.runtime.config import DEFAULT_PROVIDERS
 
 
-class DetectorConfig(BaseModel):
+class DetectorConfig(Section):
     """Frames and clips in: with `model` set, the watch roots hold frames and clips."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: Path | None = Field(
         default=None,
@@ -64,10 +63,12 @@ class DetectorConfig(BaseModel):
         description="A face box narrower or lower than this (frame pixels) makes no chip.",
     )
     min_sharpness: float = Field(
-        default=20.0,
+        default=10.0,
         ge=0,
         description="Quality filter: a chip whose variance of the Laplacian (grey, scaled to "
-        "64 px on its short side) is below this is not written (0 keeps every chip).",
+        "64 px on its short side) is below this is not written (0 keeps every chip). Measured: "
+        "real cattle and chimp face chips 45 and up, synthetic faces in scenes 95% above 19, "
+        "faces blurred by a twenty-fifth of their width 95% below 11.",
     )
     clip_sample_fps: float = Field(
         default=1.0, gt=0, le=60, description="Frames of a clip searched per second of video."

@@ -65,12 +65,23 @@ class Handled:
         return ", ".join(parts) or None
 
 
+class Interrupted(Exception):
+    """The agent is stopping in the middle of a clip: nothing of it is recorded (its chips,
+    deterministic, are written again as no-ops when it is taken up after the restart)."""
+
+
 class FrameProcessor:
     """Runs a face finder on frames and clips and writes the chips it cuts."""
 
-    def __init__(self, finder: FaceFinder, settings: ProcessorSettings) -> None:
+    def __init__(
+        self,
+        finder: FaceFinder,
+        settings: ProcessorSettings,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.finder = finder
         self.settings = settings
+        self.stopping = stopping
 
     def frame(self, source: ChipSource, mtime_ns: int, seen: Seen) -> Handled:
         """A frame: its chips written, or a duplicate (`seen` knows its content)."""
@@ -112,6 +123,8 @@ class FrameProcessor:
             )
             done = Handled("clip", sha, "blank", start, time_source)
             for sampled in clip.sample(s.clip_sample_fps, s.clip_max_frames):
+                if self.stopping():
+                    raise Interrupted(source.relative)
                 done.frames_searched += 1
                 origin = ChipOrigin(
                     source.site,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bearagent.chips import ChipRejected
 from bearagent.detection.frames_table import FrameRecord, FramesTable
-from bearagent.detection.processing import FrameProcessor, Handled
+from bearagent.detection.processing import FrameProcessor, Handled, Interrupted
 from bearagent.pipeline.intake import RETRYABLE
 from bearagent.pipeline.stats import AgentStats
 from bearagent.store import DiskFull, StoreError, open_database, transaction
@@ -57,6 +57,7 @@ class FrameStage:
         self.stats = stats
         self.inbox: queue.Queue[ChipSource] = queue.Queue()
         self._stop = threading.Event()
+        processor.stopping = self._stop.is_set  # a long clip stops half-way at a stop
         self._thread: threading.Thread | None = None
         self.watcher: FolderWatcher | None = None
 
@@ -127,6 +128,9 @@ class FrameStage:
             handled = work(source, st.st_mtime_ns, table.seen_content)
         except ChipRejected as e:
             self._rejected(source, e, identity, "clip" if is_clip else "frame", table, st.st_mtime)
+            return
+        except Interrupted:
+            log.info("stopping: %s is taken up again at the next start", source.relative)
             return
         with transaction(table.db):
             table.record(_record(source, identity, handled, self.processor.finder.name))

@@ -43,6 +43,12 @@ class ErrorReportingCommand(click.Command):
 @click.option("--epochs", default=8, show_default=True, help="Training epochs.")
 @click.option("--seed", default=0, show_default=True, help="Seed of data and training.")
 @click.option(
+    "--frames",
+    is_flag=True,
+    help="Cameras write whole frames (and one video clip) instead of face chips: the demo "
+    "also trains a face detector, and the agent runs it (model/detector.onnx).",
+)
+@click.option(
     "--review",
     is_flag=True,
     help="End by serving the review page on the demo's database (it prints the address and "
@@ -55,10 +61,12 @@ def main(
     strangers: int,
     epochs: int,
     seed: int,
+    frames: bool,
     review: bool,
 ) -> None:
     """Train on synthetic bears, export, enrol, run the agent with a private broker, drop
     chips like camera traps, print the MQTT messages and how many encounters were right;
+    with --frames, the cameras write whole frames and a clip, and a detector cuts the chips;
     with --review, then let a person correct them on the review page."""
     folder = workdir or Path(tempfile.mkdtemp(prefix="bearid-demo-"))
     run_demo(
@@ -70,6 +78,7 @@ def main(
             epochs=epochs,
             seed=seed,
             review=review,
+            frames=frames,
         ),
         say=lambda line: click.echo(line),
     )

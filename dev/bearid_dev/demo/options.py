@@ -21,3 +21,6 @@ class DemoOptions:
     pause_s: float = 1.0  # camera silence between encounters, so each one ends
     end_after_s: float = 2.0  # agent: encounter.end_after_s
     review: bool = False  # end by serving the review page on the demo's database
+    frames: bool = False  # cameras write whole frames and a clip; the agent runs a detector
+    detector_scenes: int = 400  # scenes the demo's face detector trains on (--frames)
+    detector_epochs: int = 8

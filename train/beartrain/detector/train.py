@@ -103,7 +103,7 @@ def fit_detector(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
             optimiser.step()
             step += 1
-            sums["loss"] += float(loss)
+            sums["loss"] += float(loss.detach())
             sums["cls"] += parts["cls"]
             sums["box"] += parts["box"]
         batches = max(1, min(per_epoch, step - epoch * per_epoch))
