@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bearagent.webkit.listen import check_web_settings, is_loopback, parse_listen
+
+__all__ = ["CREDENTIAL_NAME", "ReviewConfig", "is_loopback", "parse_listen"]
+
 #: The credential name the systemd unit loads (LoadCredential=review-password:...).
 CREDENTIAL_NAME = "review-password"
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:8090`` for IPv6) as (host, port), or ValueError saying why."""
-    host, sep, port = value.strip().rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:8090")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    number = int(port)
-    if not 1 <= number <= 65535:
-        raise ValueError(f"{value!r}: the port must be 1-65535")
-    return host, number
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` only reaches this machine (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ReviewConfig(BaseModel):
@@ -124,13 +104,7 @@ class ReviewConfig(BaseModel):
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ReviewConfig:
-        if (self.tls_cert is None) != (self.tls_key is None):
-            raise ValueError("review.tls_cert and review.tls_key go together: set both")
-        host, _ = parse_listen(self.listen)
-        if not is_loopback(host) and self.tls_cert is None and not self.allow_plain_http:
-            raise ValueError(plain_http_refused(self.listen))
-        if self.login_backoff_max_s < self.login_backoff_s:
-            raise ValueError("review.login_backoff_max_s is below review.login_backoff_s")
+        check_web_settings(self, "the review page", "review")
         return self
 
     @property
@@ -142,12 +116,3 @@ class ReviewConfig(BaseModel):
     def cookie_secure(self) -> bool:
         """Whether the session cookie carries the Secure flag."""
         return self.tls if self.secure_cookie is None else self.secure_cookie
-
-
-def plain_http_refused(listen: str) -> str:
-    """The message that refuses serving the password form in clear on the network."""
-    return (
-        f"refusing to serve the review page on {listen} without TLS: the password would cross "
-        "the network in clear. Set review.tls_cert and review.tls_key, listen on 127.0.0.1 "
-        "behind a TLS reverse proxy, or set review.allow_plain_http = true on a trusted network"
-    )

@@ -1,14 +1,13 @@
 """The review page's user-facing errors; each message says what went wrong and what to do."""
 
 from bearagent.errors import BearIdError
+from bearagent.webkit.errors import ExtraMissing, PasswordFileError
+
+__all__ = ["ActionRefused", "ExtraMissing", "NotFound", "PasswordFileError", "ReviewError"]
 
 
 class ReviewError(BearIdError):
     """Base class of every review problem."""
-
-
-class PasswordFileError(ReviewError):
-    """The password hash file is missing, unreadable or holds no argon2 hash."""
 
 
 class ActionRefused(ReviewError):
@@ -17,7 +16,3 @@ class ActionRefused(ReviewError):
 
 class NotFound(ReviewError):
     """An encounter, chip, individual or action that does not exist."""
-
-
-class ExtraMissing(ReviewError):
-    """The packages of the ``review`` extra are not installed."""

@@ -24,10 +24,10 @@ from bearagent.errors import BearIdError
 from bearagent.gallery.thumbnails import thumbnail
 from bearagent.review.actions.changes import Thumb, thumb_of
 from bearagent.review.errors import ReviewError
-from bearagent.review.files import PathRefused, find_below, read_servable
 from bearagent.review.queries.types import ChipView
 from bearagent.runtime import RuntimeConfig, open_embedder
 from bearagent.runtime.base import Embedder
+from bearagent.webkit.files import PathRefused, find_below, read_servable
 
 log = logging.getLogger(__name__)
 

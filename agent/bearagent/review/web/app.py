@@ -1,8 +1,8 @@
 """`create_app`: the review page as an ASGI application.
 
-Middleware, outermost first: security headers, the signed session cookie
-(HttpOnly, SameSite=Strict, Secure over TLS), the login check. Then the routes:
-pages (GET), forms (POST, each with its CSRF check), images.
+The shared edge (`bearagent.webkit.app.secured_app`): security headers, the signed
+session cookie (HttpOnly, SameSite=Strict, Secure over TLS), the login check. Then
+the routes: login, pages (GET), forms (POST, each with its CSRF check), images.
 """
 
 from __future__ import annotations
@@ -11,26 +11,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route
 
 from bearagent.config import AgentConfig
 from bearagent.review.schema import ensure_schema, session_secret
 from bearagent.review.web import forms, images, pages
-from bearagent.review.web.auth import LoginRequired
-from bearagent.review.web.headers import SecurityHeaders
-from bearagent.review.web.state import STATIC, AppState, make_state
+from bearagent.review.web.state import AppState, make_state
 from bearagent.store import open_database
+from bearagent.webkit.app import secured_app
+from bearagent.webkit.login import LOGIN_ROUTES
 
 SESSION_COOKIE = "bearid_review"
 
-ROUTES = [
+ROUTES: list[BaseRoute] = [
+    *LOGIN_ROUTES,
     Route("/", pages.home),
-    Route("/login", forms.login_form, methods=["GET"]),
-    Route("/login", forms.login, methods=["POST"]),
-    Route("/logout", forms.logout, methods=["POST"]),
     Route("/queue", pages.queue),
     Route("/encounter/{encounter_id}", pages.encounter),
     Route("/encounter/{encounter_id}/confirm", forms.confirm, methods=["POST"]),
@@ -49,7 +44,6 @@ ROUTES = [
     Route("/image/reference/{reference_id:int}", images.reference),
     Route("/chip/{sighting_id:int}", images.chip_file),
     Route("/file/{root:int}/{path:path}", images.root_file),
-    Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]
 
 
@@ -62,29 +56,14 @@ def create_app(cfg: AgentConfig, password_hash: str) -> Starlette:
     finally:
         db.conn.close()
     state = make_state(cfg, password_hash)
-    review = cfg.review
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         state.close()
 
-    app = Starlette(
-        routes=ROUTES,
-        middleware=[
-            Middleware(SecurityHeaders),
-            Middleware(
-                SessionMiddleware,
-                secret_key=secret,
-                session_cookie=SESSION_COOKIE,
-                max_age=int(review.session_hours * 3600),
-                same_site="strict",
-                https_only=review.cookie_secure,
-            ),
-            Middleware(LoginRequired, state=state),
-        ],
-        lifespan=lifespan,
-    )
+    app = secured_app(ROUTES, state, settings=cfg.review, secret=secret, cookie=SESSION_COOKIE,
+                      lifespan=lifespan)  # fmt: skip
     app.state.review = state
     return app
 

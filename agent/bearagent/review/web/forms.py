@@ -1,6 +1,7 @@
-"""The forms (POST): login, logout, and the review actions. Every one goes through
-`form_action` (CSRF); each action runs in a worker thread on that thread's connection
-and comes back to the page it was taken on, with what it did or why it was refused."""
+"""The forms (POST) of the review actions (login and logout: `bearagent.webkit.login`).
+Every one goes through `form_action` (CSRF); each action runs in a worker thread on that
+thread's connection and comes back to the page it was taken on, with what it did or why
+it was refused."""
 
 from __future__ import annotations
 
@@ -10,67 +11,13 @@ import sqlite_utils
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import Response
 
 from bearagent.errors import BearIdError
 from bearagent.review.actions import ActionResult, Reviewer
-from bearagent.review.passwords import verify_password
-from bearagent.review.web.auth import safe_next, start_session
-from bearagent.review.web.csrf import form_action
-from bearagent.review.web.render import app_state, back_to, flash, render
-
-MAX_NAME = 60
-
-
-def client_address(request: Request) -> str:
-    """The address login throttling counts (the proxy's X-Forwarded-For only when the
-    proxy is trusted: uvicorn's forwarded_allow_ips sets it)."""
-    return request.client.host if request.client else "?"
-
-
-def throttled(seconds: int, address: str) -> Response:
-    """The exact answer to a login attempt that must wait."""
-    return PlainTextResponse(
-        f"429 too many wrong passwords from {address}: try again in {seconds} s",
-        status_code=429,
-        headers={"Retry-After": str(seconds)},
-    )
-
-
-async def login_form(request: Request) -> Response:
-    """The login page."""
-    return render(request, "login.html", next=safe_next(request.query_params.get("next")),
-                  error=None)  # fmt: skip
-
-
-@form_action
-async def login(request: Request, form: FormData) -> Response:
-    """Check the password (throttled per address) and start a session."""
-    state = app_state(request)
-    address = client_address(request)
-    wait = state.throttle.retry_after(address)
-    if wait:
-        return throttled(wait, address)
-    password = str(form.get("password", ""))
-    name = " ".join(str(form.get("name", "")).split())[:MAX_NAME] or "reviewer"
-    target = safe_next(str(form.get("next", "")))
-    if not await run_in_threadpool(verify_password, state.password_hash, password):
-        wait = state.throttle.failed(address)
-        if wait:
-            return throttled(wait, address)
-        return render(request, "login.html", status_code=401, next=target,
-                      error="wrong password")  # fmt: skip
-    state.throttle.succeeded(address)
-    start_session(request.session, state, name)
-    return RedirectResponse(target, status_code=303)
-
-
-@form_action
-async def logout(request: Request, form: FormData) -> Response:
-    """End the session."""
-    request.session.clear()
-    return RedirectResponse("/login", status_code=303)
-
+from bearagent.review.web.render import app_state, back_to, flash
+from bearagent.webkit.csrf import form_action
+from bearagent.webkit.render import client_address
 
 Action = Callable[[sqlite_utils.Database, Reviewer], ActionResult]
 

@@ -1,5 +1,5 @@
 """The pictures: thumbnails from the database, files only from the allowed roots, every
-path checked (`bearagent.review.files`) before anything is opened."""
+path checked (`bearagent.webkit.files`) before anything is opened."""
 
 from __future__ import annotations
 
@@ -7,15 +7,8 @@ from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
-from bearagent.review.files import (
-    PathRefused,
-    find_below,
-    read_servable,
-    resolve_absolute,
-    resolve_below,
-)
 from bearagent.review.queries.images import (
     ImageSource,
     reference_image,
@@ -23,28 +16,25 @@ from bearagent.review.queries.images import (
     sighting_image,
 )
 from bearagent.review.web.state import AppState
-
-CACHE = "private, max-age=86400"
-NOT_FOUND = "404 no such image"
+from bearagent.webkit.files import (
+    PathRefused,
+    find_below,
+    read_servable,
+    resolve_absolute,
+    resolve_below,
+)
+from bearagent.webkit.images import image_response as _image
+from bearagent.webkit.images import not_found, refused
 
 
 def _state(request: Request) -> AppState:
-    state: AppState = request.app.state.review
+    state: AppState = request.app.state.web
     return state
-
-
-def _image(data: bytes, media_type: str) -> Response:
-    return Response(data, media_type=media_type, headers={"Cache-Control": CACHE})
-
-
-def _refused(e: PathRefused) -> Response:
-    code = 404 if e.reason.startswith("not found") else 403
-    return PlainTextResponse(f"{code} {e.reason}", status_code=code)
 
 
 def _serve(source: ImageSource | None, state: AppState, extra: list[Path]) -> Response:
     if source is None:
-        return PlainTextResponse(NOT_FOUND, status_code=404)
+        return not_found()
     if source.jpeg is not None:
         return _image(source.jpeg, "image/jpeg")
     try:
@@ -55,7 +45,7 @@ def _serve(source: ImageSource | None, state: AppState, extra: list[Path]) -> Re
             found = find_below(roots, source.relative or "")
         return _image(read_servable(found), found.media_type)
     except PathRefused as e:
-        return _refused(e)
+        return refused(e)
 
 
 async def sighting(request: Request) -> Response:
@@ -80,7 +70,7 @@ async def chip_file(request: Request) -> Response:
     sid = int(request.path_params["sighting_id"])
     relative = await run_in_threadpool(lambda: sighting_file(state.db(), sid))
     if relative is None:
-        return PlainTextResponse(NOT_FOUND, status_code=404)
+        return not_found()
     return await run_in_threadpool(_serve, ImageSource(None, relative=relative), state, [])
 
 
@@ -90,7 +80,7 @@ async def root_file(request: Request) -> Response:
     roots = state.cfg.watch.roots
     index = int(request.path_params["root"])
     if not 0 <= index < len(roots):
-        return PlainTextResponse(f"404 no watch root number {index}", status_code=404)
+        return not_found(f"404 no watch root number {index}")
     path: str = request.path_params["path"]
 
     def read() -> Response:
@@ -98,6 +88,6 @@ async def root_file(request: Request) -> Response:
             found = resolve_below(roots[index], path)
             return _image(read_servable(found), found.media_type)
         except PathRefused as e:
-            return _refused(e)
+            return refused(e)
 
     return await run_in_threadpool(read)

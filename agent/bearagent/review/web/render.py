@@ -1,47 +1,16 @@
-"""Rendering a page: the template with what every page needs (who is logged in, the CSRF
-token for its forms, the messages of the last action)."""
+"""Rendering a page (`bearagent.webkit.render`) and finding the review page's state."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse
 
-from bearagent.review.web.auth import csrf_token
 from bearagent.review.web.state import AppState
+from bearagent.webkit.render import back_to, flash, render
+
+__all__ = ["app_state", "back_to", "flash", "render"]
 
 
 def app_state(request: Request) -> AppState:
     """The application's state."""
-    state: AppState = request.app.state.review
+    state: AppState = request.app.state.web
     return state
-
-
-def flash(request: Request, text: str, kind: str = "done") -> None:
-    """A message for the next page (``done`` or ``refused``)."""
-    messages = list(request.session.get("flash", []))
-    messages.append([kind, text])
-    request.session["flash"] = messages[-5:]
-
-
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """The page `template` with `context`."""
-    state = app_state(request)
-    messages = request.session.pop("flash", [])
-    page = state.templates.get_template(template).render(
-        user=request.session.get("user"),
-        csrf=csrf_token(request.session),
-        messages=messages,
-        path=request.url.path,
-        agent_id=state.cfg.agent.id,
-        **context,
-    )
-    return HTMLResponse(page, status_code=status_code)
-
-
-def back_to(target: str | None, default: str) -> RedirectResponse:
-    """Where a form returns to: a local path it named, else `default`."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = default
-    return RedirectResponse(target, status_code=303)

@@ -3,10 +3,10 @@ the review service, templates, and one database connection per worker thread."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import sqlite_utils
@@ -15,11 +15,24 @@ from bearagent.config import AgentConfig
 from bearagent.review.actions import ReviewService
 from bearagent.review.actions.calibrate import Recalibrator
 from bearagent.review.actions.embedding import ChipEmbedder
-from bearagent.review.throttle import LoginThrottle
 from bearagent.store import open_database
+from bearagent.webkit.site import Gate, make_templates, password_mark
+from bearagent.webkit.throttle import LoginThrottle
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-STATIC = Path(__file__).resolve().parent.parent / "static"
+
+#: The exact answer to a request without a session (images, forms, anything not a page).
+LOGIN_REQUIRED = "401 log in first: the review page needs a session"
+GATE = Gate(
+    login_required=LOGIN_REQUIRED,
+    page_prefixes=("/queue", "/encounter", "/gallery", "/individual", "/provisional", "/audit"),
+)
+NAV = [
+    ("/queue", "Queue", ("/queue",)),
+    ("/gallery", "Gallery", ("/gallery", "/individual")),
+    ("/provisional", "Waiting for a name", ("/provisional",)),
+    ("/audit", "Audit & undo", ("/audit",)),
+]
 
 
 @dataclass
@@ -43,7 +56,27 @@ class AppState:
     def password_mark(self) -> str:
         """A short fingerprint of the password hash: sessions made under another
         password stop working."""
-        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        return password_mark(self.password_hash)
+
+    @property
+    def gate(self) -> Gate:
+        """Public paths, pages, and the refusal text of the review page."""
+        return GATE
+
+    @property
+    def session_hours(self) -> float:
+        """How long a login lasts."""
+        return self.cfg.review.session_hours
+
+    def page_context(self) -> dict[str, Any]:
+        """The box's name and the page's navigation, on every page."""
+        agent_id = self.cfg.agent.id
+        return {
+            "agent_id": agent_id, "site_title": f"bearid {agent_id}", "brand": "bearid review",
+            "brand_detail": agent_id, "nav": NAV, "stylesheets": [], "home": "/queue",
+            "login_title": "Review page",
+            "login_intro": "Log in to confirm, correct or name the bears the agent was unsure of.",
+        }  # fmt: skip
 
     def db(self) -> sqlite_utils.Database:
         """This thread's connection to the agent's database."""
@@ -69,14 +102,8 @@ def make_state(cfg: AgentConfig, password_hash: str) -> AppState:
     embedder = ChipEmbedder(runtime, cfg.watch.roots, cfg.watch.max_pixels)
     recalibrator = Recalibrator(cfg.agent.database_path, cfg)
     service = ReviewService(cfg, embedder, on_references_changed=recalibrator.request)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
     throttle = LoginThrottle(
         review.login_free_attempts, review.login_backoff_s, review.login_backoff_max_s
     )
-    return AppState(cfg, password_hash, throttle, service, recalibrator, env)
+    return AppState(cfg, password_hash, throttle, service, recalibrator,
+                    make_templates([TEMPLATES]))  # fmt: skip

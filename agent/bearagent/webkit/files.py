@@ -1,4 +1,5 @@
-"""Serving image files safely: only below the allowed roots, checked before anything is opened.
+"""Serving image files safely: only below the allowed roots, checked before anything is opened
+(the box's chips and references; the station's media store names files by hash only).
 
 A requested path is refused when it is absolute, holds a ``..`` (or an empty or
 ``.``) component, a backslash or a NUL, when it does not exist, when its resolved
