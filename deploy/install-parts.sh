@@ -125,15 +125,21 @@ prepare_bridge() {
     die "the bridge password in $pw must be one line of printable characters without spaces"
 }
 
-# The bridge block of bearagent.conf (printed): this box's topics go out with QoS 1.
+# The bridge block of bearagent.conf (printed): this box's topics go out with QoS 1, what
+# the station sends it comes in.
 write_bridge_section() {
-  local id=$BRIDGE_AGENT prefix certs=$1/certs/bearagent
+  local id=$BRIDGE_AGENT prefix inbound certs=$1/certs/bearagent
   prefix=$(config_values mqtt.topic_prefix | head -n1)
   prefix=${prefix:-bearid/\{agent_id\}/}
   prefix=${prefix//\{agent_id\}/$id}
-  echo "# Bridge to the base station's broker (install.sh --bridge): this box's events go"
-  echo "# out with QoS 1, nothing comes in. While the link is down they wait here, up to"
-  echo "# max_queued_messages (saved to disk every autosave_interval seconds)."
+  inbound=$(config_values mqtt.station_topic_prefix | head -n1)
+  inbound=${inbound:-bearid-station/\{agent_id\}/}
+  inbound=${inbound//\{agent_id\}/$id}
+  echo "# Bridge to the base station's broker (install.sh --bridge): this box's messages go"
+  echo "# out with QoS 1, and what the station sends this box comes in. While the link is"
+  echo "# down they wait here, up to max_queued_messages (saved to disk every"
+  echo "# autosave_interval seconds); the box also keeps every message until the station's"
+  echo "# receipt, so an overflow or a power cut here only delays them."
   echo "max_queued_messages $BRIDGE_QUEUE"
   echo "autosave_interval 60"
   echo "connection bearid-station"
@@ -143,6 +149,7 @@ write_bridge_section() {
   echo "remote_username $BRIDGE_USER"
   echo "remote_password $(head -n1 "$ETC/bridge-password")"
   echo "topic $prefix# out 1"
+  echo "topic $inbound# in 1"
   echo "cleansession false"
   echo "local_cleansession false"
   echo "try_private false"

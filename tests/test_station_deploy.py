@@ -205,6 +205,7 @@ def test_the_box_bridge_config(fleet: tuple[FromInstaller, FromInstaller, Path, 
         "remote_clientid bearid-bridge-den-07",
         "remote_username den-07",
         "topic bearid/den-07/# out 1",
+        "topic bearid-station/den-07/# in 1",
         "cleansession false",
         "local_cleansession false",
         "max_queued_messages 100000",
@@ -213,7 +214,8 @@ def test_the_box_bridge_config(fleet: tuple[FromInstaller, FromInstaller, Path, 
     ):
         assert expected in lines
     acl = (fleet[2] / "etc/mosquitto/bear-station.acl").read_text()
-    assert "user den-07\ntopic write bearid/den-07/#\n" in acl
+    assert "user den-07\ntopic write bearid/den-07/#\ntopic read bearid-station/den-07/#\n" in acl
+    assert "user bear-station\ntopic read bearid/#\ntopic write bearid-station/#\n" in acl
 
 
 def test_events_cross_the_bridge_and_wait_out_a_station_broker_outage(

@@ -8,7 +8,10 @@ from typing import Any
 import sqlite_utils
 
 from bearagent.detection.frames_table import frames_summary
+from bearagent.fleet.config import UploadConfig
+from bearagent.fleet.media import spool_state
 from bearagent.gallery.calibration import gallery_key
+from bearagent.mqtt import outbox
 from bearagent.store import StoreError, open_database
 
 
@@ -63,7 +66,10 @@ def database_status(database: Path) -> dict[str, Any]:
             "open_encounters": scalar(
                 "SELECT COUNT(*) FROM encounters WHERE ended = 0", "encounters"
             ),
-            "outbox_size": scalar("SELECT COUNT(*) FROM outbox", "outbox"),
+            "outbox_size": scalar(
+                "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL", "outbox"
+            ),
+            "station": _station(db, tables),
             "frames": frames_summary(db),  # the detector stage: by status, blanks per camera
             "last_encounters": last,
         }
@@ -102,3 +108,29 @@ def _calibration(db: sqlite_utils.Database, tables: set[str]) -> dict[str, Any] 
         "encounters": encounters,
         "current": key == gallery_key(db, sha),
     }
+
+
+def _station(db: sqlite_utils.Database, tables: set[str]) -> dict[str, Any] | str:
+    """What the station has confirmed of this box's stream, and the chips on their way."""
+    if "outbox_stream" not in tables:
+        return "none"
+    state = outbox.stream_state(db)
+    out: dict[str, Any] = {
+        "stream": state.stream,
+        "latest_seq": state.head,
+        "confirmed_through": state.confirmed_through,
+        "kept_unconfirmed": state.unconfirmed,
+        "kept_unconfirmed_bytes": state.unconfirmed_bytes,
+        "dropped_unconfirmed_through": state.expired_through,
+    }
+    if "media_queue" in tables:
+        spool = spool_state(db, UploadConfig())
+        out["chips"] = {
+            "queued": spool.queued,
+            "in_outbox": spool.in_outbox,
+            "outbox_bytes": spool.outbox_bytes,
+            "sent": spool.sent,
+            "missing": spool.missing,
+            "skipped": spool.skipped,
+        }
+    return out

@@ -118,18 +118,23 @@ set_broker_password() {
   log "set the broker password of '$user' in $target"
 }
 
-# The ACL: the station reads bearid/#; each box writes only its own bearid/<id>/#.
+# The ACL: the station reads bearid/# and writes bearid-station/# (receipts, the gallery
+# feed, desk decisions, model offers); each box writes only its own bearid/<id>/# and reads
+# only its own bearid-station/<id>/#.
 write_acl() {
   local acl=$MDIR/bear-station.acl user
   {
     echo "# Written by bearid's deploy/station/install.sh from the users of bear-station.passwd;"
-    echo "# rewritten on every run. A box (user = its agent id) writes only its own topics."
+    echo "# rewritten on every run. A box (user = its agent id) writes only its own topics and"
+    echo "# reads only what the station sends it."
     echo "user bear-station"
     echo "topic read bearid/#"
+    echo "topic write bearid-station/#"
     [ ! -e "$MDIR/bear-station.passwd" ] || cut -d: -f1 "$MDIR/bear-station.passwd" | sort |
       while read -r user; do
         [ "$user" = bear-station ] && continue
-        printf '\nuser %s\ntopic write bearid/%s/#\n' "$user" "$user"
+        printf '\nuser %s\ntopic write bearid/%s/#\ntopic read bearid-station/%s/#\n' \
+          "$user" "$user" "$user"
       done
   } > "$acl.new"
   chmod 0640 "$acl.new"

@@ -83,16 +83,19 @@ class Mosquitto:
         credentials: Credentials | None = None,
         acl: str | None = None,
         verbose: bool = True,
+        extra: str = "",
     ) -> None:
         """`acl`: the text of a Mosquitto ACL file (``topic readwrite bearid/#`` lines);
         None lets every client publish and subscribe everywhere. `verbose`: log every
-        packet (for failure messages); benchmarks turn it off."""
+        packet (for failure messages); benchmarks turn it off. `extra`: more lines of
+        configuration (a bridge to another broker, queue limits)."""
         self.verbose = verbose
         self.binary = binary
         self.folder = folder
         self.tls = tls
         self.credentials = credentials
         self.acl_path: Path | None = None if acl is None else folder / "acl"
+        self.extra = extra
         self.host = HOST
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
@@ -142,6 +145,8 @@ class Mosquitto:
                 f"keyfile {self.tls.server_key}",
                 "tls_version tlsv1.2",
             ]
+        if self.extra:
+            lines.append(self.extra.strip())
         return "\n".join(lines) + "\n"
 
     @property

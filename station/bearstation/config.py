@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 from bearagent.configbase import Section as _Section
 from bearagent.wire.broker import BrokerSettings, expand_url
 from bearstation.media.config import MediaConfig
+from bearstation.rollout.config import RolloutConfig
 
 DEFAULT_DATABASE = "sqlite:///bearstation.db"
 #: Where the station finds its broker password under systemd (LoadCredential=).
@@ -126,6 +127,46 @@ class IntakeConfig(_Section):
         return self
 
 
+class FleetConfig(_Section):
+    """What the station sends the boxes: receipts, resend requests, and the rest of the fleet
+    round (the gallery feed, desk decisions, model offers)."""
+
+    round_s: float = Field(
+        default=2.0, gt=0, description="Seconds between rounds of what is due to boxes."
+    )
+    station_topic_prefix: str = Field(
+        default="bearid-station/",
+        description="What precedes '<agent_id>/<channel>' in the topics the station sends "
+        "boxes on (each box reads its own; keep it equal to the boxes' "
+        "mqtt.station_topic_prefix without '{agent_id}/').",
+    )
+    receipt_every_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A receipt goes to a box when what the station holds of it grew, and "
+        "again at least this often (a lost receipt only delays the box's clean-up).",
+    )
+    resend_quiet_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="A gap in a box's messages is asked for once nothing arrived from the box "
+        "for this long (the missing ones may be on their way).",
+    )
+    resend_every_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="A box is asked again for a gap at most this often while it lasts.",
+    )
+
+    @model_validator(mode="after")
+    def _prefix(self) -> FleetConfig:
+        if not self.station_topic_prefix.endswith("/"):
+            raise ValueError(
+                f"fleet.station_topic_prefix {self.station_topic_prefix!r} must end with '/'"
+            )
+        return self
+
+
 class Contributor(_Section):
     """A person or organisation credited in the Camtrap DP package."""
 
@@ -179,8 +220,12 @@ class StationConfig(_Section):
         default_factory=list, description="Brokers to subscribe to ([[brokers]] tables)."
     )
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    fleet: FleetConfig = Field(
+        default_factory=FleetConfig, description="What the station sends the boxes."
+    )
     export: ExportConfig = Field(default_factory=ExportConfig)
     media: MediaConfig = Field(default_factory=MediaConfig, description="The media store.")
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="Model rollout.")
 
     @model_validator(mode="after")
     def _distinct_client_ids(self) -> StationConfig:

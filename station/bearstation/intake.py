@@ -106,6 +106,14 @@ class BrokerLink:
         self.client.loop_stop()
         self.connected.clear()
 
+    def publish(self, topic: str, payload: str) -> bool:
+        """Hand a QoS 1 message to paho (it is sent, or kept for the reconnect); False when
+        this link is not connected (the caller sends it again later)."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=1)
+        return info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)
+
     def ack(self, delivery: Delivery) -> None:
         """Acknowledge a stored message, unless its connection is gone (it comes again)."""
         with self._lock:

@@ -54,12 +54,29 @@ class Event:
     body: dict[str, Any]
     text: str
 
+    @property
+    def sequence(self) -> tuple[str, str, int] | None:
+        """(agent_id, stream, seq) when the box's outbox numbered it."""
+        return _sequence(self.agent_id, self.body)
+
 
 @dataclass(frozen=True)
 class Rejected:
-    """Something the station cannot store as an event; `reason` says why."""
+    """Something the station cannot store as an event; `reason` says why. A message the box
+    numbered (its stream and sequence number could be read) keeps its `sequence`: held in
+    the quarantine, it is not asked for again."""
 
     reason: str
+    sequence: tuple[str, str, int] | None = None
+
+
+def _sequence(agent_id: str, body: Any) -> tuple[str, str, int] | None:
+    if not isinstance(body, dict):
+        return None
+    stream, seq = body.get("stream"), body.get("seq")
+    if isinstance(stream, str) and len(stream) == 36 and type(seq) is int and seq >= 1:
+        return (agent_id, stream, seq)
+    return None
 
 
 Parsed = Status | Event | Rejected
@@ -111,33 +128,37 @@ def _parse_event(text: str, agent_id: str, channel: str) -> Parsed:
         return Rejected(f"payload is not JSON ({e})")
     if not isinstance(body, dict):
         return Rejected(f"payload is JSON {type(body).__name__}, not an object")
+    numbered = _sequence(agent_id, body)
     version = body.get("schema_version")
     if version != SCHEMA_VERSION:
         shown = "missing" if "schema_version" not in body else repr(version)
-        older = isinstance(version, int) and not isinstance(version, bool)
+        older = type(version) is int and version < SCHEMA_VERSION
         advice = (
             "upgrade bearagent on that box: an older agent"
-            if older and version < SCHEMA_VERSION
+            if older
             else "upgrade bear-station for a newer agent"
         )
         return Rejected(
             f"schema_version {shown}: this station reads schema_version {SCHEMA_VERSION} "
-            f"({advice})"
+            f"({advice})",
+            numbered,
         )
     event = body.get("event")
     if event not in CHANNELS:
-        return Rejected(f"event {str(event)[:40]!r} is not one of {', '.join(CHANNELS)}")
+        return Rejected(f"event {str(event)[:40]!r} is not one of {', '.join(CHANNELS)}", numbered)
     # jsonschema-rs says yes fast; a 'no' is explained (and confirmed) by jsonschema.
     errors = [] if _fast_validator(str(event)).is_valid(body) else _errors(str(event), body)
     # A field that fails also counts as 'unevaluated': report the failure itself.
     error = best_match([e for e in errors if e.validator != "unevaluatedProperties"] or errors)
     if error is not None:
         path = "/".join(str(p) for p in error.absolute_path) or "(payload)"
-        return Rejected(f"payload does not match the schema at {path}: {error.message[:300]}")
+        reason = f"payload does not match the schema at {path}: {error.message[:300]}"
+        return Rejected(reason, numbered)
     if body["event"] != channel:
-        return Rejected(f"a {body['event']!r} payload on the {channel!r} topic")
+        return Rejected(f"a {body['event']!r} payload on the {channel!r} topic", numbered)
     if body["agent_id"] != agent_id:
-        return Rejected(f"payload of agent {body['agent_id']!r} on the topic of {agent_id!r}")
+        reason = f"payload of agent {body['agent_id']!r} on the topic of {agent_id!r}"
+        return Rejected(reason, numbered)
     return Event(agent_id, channel, _without_nul(body), text)  # type: ignore[arg-type]
 
 

@@ -22,7 +22,11 @@ from bearagent import sdnotify
 from bearstation.config import StationConfig, client_id_for
 from bearstation.database import open_engine, shown
 from bearstation.errors import StationError
+from bearstation.fleet.outbound import Outbound
+from bearstation.fleet.rounds import FleetRound, Tick
+from bearstation.fleet.ticks import default_ticks
 from bearstation.intake import BrokerLink, Delivery
+from bearstation.media.store import MediaStore
 from bearstation.migrations import ensure_current
 from bearstation.writer import Writer
 
@@ -32,7 +36,7 @@ log = logging.getLogger(__name__)
 class Station:
     """Every broker's events into one database, until `stop`."""
 
-    def __init__(self, config: StationConfig) -> None:
+    def __init__(self, config: StationConfig, ticks: list[Tick] | None = None) -> None:
         if not config.brokers:
             raise StationError(
                 "no broker to subscribe to: give --broker URL (e.g. mqtt://localhost:1883) "
@@ -42,6 +46,9 @@ class Station:
         self.engine: Engine | None = None
         self.links: list[BrokerLink] = []
         self.writer: Writer | None = None
+        self.round: FleetRound | None = None
+        self.outbound: Outbound | None = None
+        self._ticks = ticks
         self._inbox: queue.Queue[Delivery] = queue.Queue()
         self._pinger = sdnotify.WatchdogPinger()
         self._stopped = threading.Event()
@@ -56,10 +63,23 @@ class Station:
         ]
         self.engine = open_engine(self.config.station.database)
         ensure_current(self.engine)
-        self.writer = Writer(self.engine, self._inbox, self.config.intake, self._pinger.tick)
+        media = MediaStore.from_config(self.config.media, self.config.station.database)
+        fleet = self.config.fleet
+        self.outbound = Outbound(self.config.station.id, self.links, fleet.station_topic_prefix)
+        ticks = self._ticks if self._ticks is not None else default_ticks(self.config)
+        self.round = FleetRound(self.engine, self.outbound, ticks, fleet.round_s)
+        self.writer = Writer(
+            self.engine,
+            self._inbox,
+            self.config.intake,
+            self._pinger.tick,
+            media=media,
+            on_stored=self.round.wake,
+        )
         self.writer.start()
         for link in self.links:
             link.start()
+        self.round.start()
         where = ", ".join(link.where for link in self.links)
         log.info("collecting from %s into %s", where, shown(self.engine.url))
         sdnotify.ready()
@@ -71,6 +91,8 @@ class Station:
             return
         self._stopped.set()
         sdnotify.stopping()
+        if self.round is not None:
+            self.round.stop()
         if self.writer is not None:
             self.writer.stop()
         for link in reversed(self.links):

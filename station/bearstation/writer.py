@@ -19,8 +19,9 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from bearstation.config import IntakeConfig
-from bearstation.ingest import StorageUnavailable, write_batch
+from bearstation.ingest.batch import StorageUnavailable, write_batch
 from bearstation.intake import Delivery
+from bearstation.media.store import MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,15 @@ class Writer:
         inbox: queue.Queue[Delivery],
         intake: IntakeConfig,
         on_progress: Callable[[], object] = lambda: None,
+        media: MediaStore | None = None,
+        on_stored: Callable[[], object] = lambda: None,
     ) -> None:
         self._engine = engine
         self._inbox = inbox
         self._intake = intake
         self._on_progress = on_progress
+        self._media = media
+        self._on_stored = on_stored
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bear-station-writer", daemon=True)
         self.counts: Counter[str] = Counter()
@@ -72,13 +77,15 @@ class Writer:
             if batch and self._store(batch):
                 for delivery in batch:
                     delivery.link.ack(delivery)
+                self._on_stored()
 
     def _store(self, batch: list[Delivery]) -> bool:
         """Store `batch`, retrying while the database is unavailable; False if stopped first."""
         prefix = self._intake.topic_prefix
         while True:
             try:
-                results = write_batch(self._engine, [d.message for d in batch], prefix)
+                messages = [d.message for d in batch]
+                results = write_batch(self._engine, messages, prefix, self._media)
             except StorageUnavailable as e:
                 if self.unavailable is None:
                     log.error("%s; holding %d events unacknowledged and retrying", e, len(batch))

@@ -81,7 +81,7 @@ def ingest(engine: Engine, messages: list[tuple[str, str]] | list[tuple[str, byt
     """Store `messages` (topic, payload) the way the writer does, without a broker."""
     from datetime import UTC, datetime
 
-    from bearstation.ingest import write_batch
+    from bearstation.ingest.batch import write_batch
     from bearstation.messages import Incoming
 
     now = datetime.now(UTC)

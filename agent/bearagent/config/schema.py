@@ -9,6 +9,7 @@ from bearagent.config.agent import AgentSection, PipelineConfig
 from bearagent.decisions.config import DecisionConfig
 from bearagent.detection.config import DetectorConfig
 from bearagent.encounters.config import EncounterConfig
+from bearagent.fleet.config import UploadConfig
 from bearagent.mqtt.config import MqttConfig
 from bearagent.review.config import ReviewConfig
 from bearagent.runtime.config import RuntimeConfig
@@ -28,5 +29,6 @@ class AgentConfig(BaseModel):
     encounter: EncounterConfig = Field(default_factory=EncounterConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    upload: UploadConfig = Field(default_factory=UploadConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)

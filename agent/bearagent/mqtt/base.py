@@ -18,11 +18,12 @@ class PublisherCounters:
     kind: str  # "mqtt" or "stdout"
     connected: bool
     sent: int  # events handed to the transport (a resend after a restart counts again)
-    published: int  # events delivered (acknowledged by the broker) and gone from the outbox
+    published: int  # events delivered (acknowledged by the broker)
     refused: int  # publications the broker refused (each attempt counts)
     refused_waiting: int  # refused rows still in the outbox, waiting for their next try
     connects: int
     last_error: str | None
+    expired: int = 0  # published rows dropped unconfirmed by the retention limit
 
 
 @runtime_checkable

@@ -78,6 +78,26 @@ class MqttConfig(BrokerSettings):
     stats_interval_s: float = Field(
         default=60.0, ge=0, description="Seconds between 'stats' messages; 0 disables them."
     )
+    keep_until_confirmed: bool = Field(
+        default=True,
+        description="Keep each published message until the station's receipt says it holds "
+        "it (a broker that loses power drops what it had not saved, and a bridge's queue "
+        "drops what overflows: the station asks for its gaps and the box sends them again). "
+        "false: delete at the broker's acknowledgement.",
+    )
+    keep_unconfirmed_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Published messages the station has not confirmed are dropped after this "
+        "many days (reported in the log, the stats and at the station as a gap that cannot "
+        "be repaired). Messages never published are never dropped.",
+    )
+    keep_unconfirmed_mb: float = Field(
+        default=1024.0,
+        gt=0,
+        description="At most this many MB of published, unconfirmed messages are kept (the "
+        "oldest go first, reported as for keep_unconfirmed_days).",
+    )
 
     def plaintext_refused(self) -> str:
         """Why credentials over plain TCP are refused (in the agent's own keys)."""

@@ -85,6 +85,9 @@ class BrokerConnection:
                 signal.session_present,
             )
             self.client.publish(self.topics.status, STATUS_ONLINE, qos=1, retain=True)
+            # What the station sends this box; the persistent session keeps the subscription,
+            # but a new session (expired, or a broker that lost it) needs it again.
+            self.client.subscribe(self.topics.inbound_filter, qos=1)
         elif isinstance(signal, Refused):
             self.tally.disconnected()
             self.tally.error(f"refused: {signal.reason}")

@@ -14,6 +14,7 @@ class Tally:
         self._lock = threading.Lock()
         self._connected = False
         self._sent = self._published = self._refused = self._waiting = self._connects = 0
+        self._expired = 0
         self._last_error: str | None = None
 
     def connected(self) -> None:
@@ -46,12 +47,14 @@ class Tally:
         with self._lock:
             return self._refused
 
-    def add(self, *, sent: int = 0, published: int = 0, refused: int = 0) -> None:
-        """Count events handed to paho, acknowledged, or refused by the broker."""
+    def add(self, *, sent: int = 0, published: int = 0, refused: int = 0, expired: int = 0) -> None:
+        """Count events handed to paho, acknowledged, or refused by the broker, and kept ones
+        dropped unconfirmed by the retention limit."""
         with self._lock:
             self._sent += sent
             self._published += published
             self._refused += refused
+            self._expired += expired
 
     def set_waiting(self, rows: int) -> None:
         """How many refused rows wait for their retry."""
@@ -75,4 +78,5 @@ class Tally:
                 refused_waiting=self._waiting,
                 connects=self._connects,
                 last_error=self._last_error,
+                expired=self._expired,
             )

@@ -1,4 +1,5 @@
-"""The outbox drain: rows out to the broker in id order, each deleted on its PUBACK.
+"""The outbox drain: rows out to the broker in id order, each marked published on its
+PUBACK (kept for the station's receipt), or deleted at once without a station.
 
 At most the connection's window of rows is unacknowledged at a time; each paho
 message id maps to its row. A row the broker refuses (a PUBACK reason code of
@@ -11,6 +12,7 @@ the publisher thread, which owns `db`.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
 import sqlite_utils
@@ -30,12 +32,19 @@ class OutboxDrain:
     """Publishes outbox rows through a `BrokerConnection` and deletes the acknowledged ones."""
 
     def __init__(
-        self, db: sqlite_utils.Database, topics: Topics, tally: Tally, retry: RefusedRows
+        self,
+        db: sqlite_utils.Database,
+        topics: Topics,
+        tally: Tally,
+        retry: RefusedRows,
+        *,
+        keep_until_confirmed: bool = True,
     ) -> None:
         self.db = db
         self.topics = topics
         self.tally = tally
         self.retry = retry
+        self.keep = keep_until_confirmed
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._acked: list[int] = []  # acknowledged rows not yet deleted
         self._cursor = 0  # highest row id handed to paho in order (retries come on top)
@@ -48,7 +57,10 @@ class OutboxDrain:
                 self._fill(connection)
             if self._acked:
                 with transaction(self.db):
-                    outbox.delete(self.db, self._acked)
+                    if self.keep:
+                        outbox.mark_published(self.db, self._acked)
+                    else:
+                        outbox.delete(self.db, self._acked)
                 self._acked.clear()
         except StoreError as e:  # disk full, locked: keep the rows, try again next wake-up
             self.tally.error(f"outbox: {e}")
@@ -76,6 +88,19 @@ class OutboxDrain:
         except StoreError:
             return False  # the rows stay for the next start; step() has logged why
 
+    def rewind(self) -> None:
+        """Rows were marked unpublished again (the station asked for them): send from the
+        oldest such row on (rows already in flight are not sent twice)."""
+        try:
+            row = self.db.execute(
+                "SELECT min(id) FROM outbox WHERE published_at IS NULL"
+            ).fetchone()
+        except sqlite3.Error as e:  # look again at the next request
+            log.error("cannot look for rows to resend: %s", e)
+            return
+        if row is not None and row[0] is not None and int(row[0]) <= self._cursor:
+            self._cursor = int(row[0]) - 1
+
     def next_retry_in(self) -> float | None:
         """Seconds until a refused row is due again (None when none waits)."""
         return self.retry.next_in(time.monotonic())
@@ -101,10 +126,12 @@ class OutboxDrain:
     def _fill(self, connection: BrokerConnection) -> None:
         room = connection.window - len(self._inflight)
         due = self.retry.due(time.monotonic(), room)
-        rows = outbox.rows(self.db, due) if due else []
+        flying = set(self._inflight.values())
+        rows = [r for r in (outbox.rows(self.db, due) if due else []) if r.id not in flying]
         sent_retries = len(rows)
         if len(rows) < room:
-            rows += outbox.pending(self.db, room - len(rows), after_id=self._cursor)
+            fresh = outbox.pending(self.db, room - len(rows) + len(flying), after_id=self._cursor)
+            rows += [r for r in fresh if r.id not in flying][: room - len(rows)]
         for n, row in enumerate(rows):
             mid = connection.publish(self.topics.of(row.channel), row.payload, retain=row.retain)
             if mid is None:  # paho will not take more now: the rest waits for the next step
@@ -112,5 +139,5 @@ class OutboxDrain:
                 return
             self._inflight[mid] = row.id
             if n >= sent_retries:
-                self._cursor = row.id
+                self._cursor = max(self._cursor, row.id)
             self.tally.add(sent=1)

@@ -53,7 +53,15 @@ class Acked:
     failure: str | None
 
 
-Signal = Connected | Refused | Lost | Unreachable | Acked
+@dataclass(frozen=True)
+class Received:
+    """A message on one of the box's station topics (the station sent it)."""
+
+    topic: str
+    payload: bytes
+
+
+Signal = Connected | Refused | Lost | Unreachable | Acked | Received
 
 
 class SignalInbox:
@@ -69,6 +77,7 @@ class SignalInbox:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
 
     def drain(self) -> Iterator[Signal]:
         """The signals received so far, oldest first."""
@@ -97,3 +106,10 @@ class SignalInbox:
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, rc: Any, _p: Any) -> None:
         self._put(Acked(mid, str(rc) if rc.is_failure else None))
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # not a topic of ours: the router drops it
+            topic = msg._topic.decode("utf-8", "replace")
+        self._put(Received(topic, bytes(msg.payload)))

@@ -18,6 +18,7 @@ import sqlite_utils
 from bearagent.decisions import Decision, Outcome
 from bearagent.encounters import ChipObservation, EncounterEvent
 from bearagent.encounters import store as encounter_store
+from bearagent.fleet import media
 from bearagent.gallery.references import add_references, create_provisional
 from bearagent.gallery.sightings import Sighting, record_sighting
 from bearagent.gallery.thumbnails import store_thumbnail
@@ -93,9 +94,12 @@ def event_payload(e: EncounterEvent, agent_id: str, model: ModelIdentity) -> str
 class Recorder:
     """Writes chips and events of the worker's batch (inside its transaction)."""
 
-    def __init__(self, db: sqlite_utils.Database, identity: GalleryIdentity) -> None:
+    def __init__(
+        self, db: sqlite_utils.Database, identity: GalleryIdentity, *, upload_chips: bool = False
+    ) -> None:
         self.db = db
         self.identity = identity
+        self.upload_chips = upload_chips  # queue each chip for the station (bearagent.fleet)
 
     def record_chip(
         self,
@@ -128,6 +132,11 @@ class Recorder:
         )
         if image is not None:
             store_thumbnail(self.db, "sighting", sighting_id, image)
+        if self.upload_chips:
+            ref = payloads.ModelRef(self.identity.model.name, self.identity.model.sha256)
+            media.queue_chip(
+                self.db, sighting_id, ident.root, ident.path, ident.sha256, ref, chip.embedding
+            )
 
     def record_events(self, events: list[EncounterEvent]) -> None:
         """Queue each event in the outbox and keep its encounter's row up to date."""

@@ -20,6 +20,7 @@ import sqlite_utils
 from bearagent import ledger
 from bearagent.detection import frames_table
 from bearagent.encounters import store as encounter_store
+from bearagent.fleet import media
 from bearagent.gallery import schema as gallery_schema
 from bearagent.gallery import thumbnails
 from bearagent.ledger import Ledger
@@ -35,6 +36,7 @@ COMPONENTS = (
     ("outbox", outbox.ensure_schema),
     ("thumbnails", thumbnails.ensure_schema),
     ("frames", frames_table.ensure_schema),
+    ("media", media.ensure_schema),
 )
 
 
@@ -47,11 +49,13 @@ def migrate_all(db: sqlite_utils.Database) -> None:
 class WorkerStore:
     """The worker's connection and the components bound to it. Use it from one thread."""
 
-    def __init__(self, path: Path, model: ModelIdentity, agent_id: str) -> None:
+    def __init__(
+        self, path: Path, model: ModelIdentity, agent_id: str, *, upload_chips: bool = False
+    ) -> None:
         self.db = open_database(path)
         self.ledger = Ledger(self.db)
         self.identity = GalleryIdentity(self.db, model, agent_id)
-        self.recorder = Recorder(self.db, self.identity)
+        self.recorder = Recorder(self.db, self.identity, upload_chips=upload_chips)
 
     @contextmanager
     def batch(self) -> Iterator[WorkerStore]:

@@ -110,6 +110,17 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class StreamPosition:
+    """Where the box's outbox stream stands (in ``stats``): the station learns a box's latest
+    sequence number from it even when it lost everything the box sent."""
+
+    stream: str
+    head: int  # latest sequence number given out
+    unconfirmed: int  # published messages kept for the station's receipt
+    expired_through: int  # every sequence number up to this was dropped unconfirmed
+
+
+@dataclass(frozen=True)
 class Identity:
     """What a chip or an encounter was before or after a correction."""
 
@@ -251,9 +262,18 @@ def stats_payload(
     uptime_s: float,
     refused: int = 0,
     sent_at: datetime | None = None,
+    position: StreamPosition | None = None,
 ) -> str:
     """JSON text of a ``stats`` message."""
     latency = stats.latency_ms
+    body: dict[str, Any] = {}
+    if position is not None:
+        body = {
+            "stream": position.stream,
+            "seq_head": position.head,
+            "unconfirmed": position.unconfirmed,
+            "expired_through": position.expired_through,
+        }
     return jt.dumps(
         {
             "schema_version": SCHEMA_VERSION,
@@ -274,6 +294,7 @@ def stats_payload(
                 "p95": jt.latency(latency.p95),
                 "p99": jt.latency(latency.p99),
             },
+            **body,
         }
     )
 

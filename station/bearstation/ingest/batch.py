@@ -19,23 +19,33 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError,
 
 from bearstation.database import first_line
 from bearstation.errors import StationError
+from bearstation.fleet.media_ingest import ChipRefused, MediaFolderUnavailable
 from bearstation.ingest.batchcache import BatchCache
 from bearstation.ingest.fields import PayloadProblem
 from bearstation.ingest.store import Result, event_row, store_message, store_quarantine
+from bearstation.media.store import MediaStore
 from bearstation.messages import Event, Incoming, Parsed, parse
 
 log = logging.getLogger(__name__)
 _UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
 #: What one message can cause by its content (caught per message, then quarantined).
-_MESSAGE_FAULTS = (SQLAlchemyError, PayloadProblem, ValueError, KeyError, TypeError)
+_MESSAGE_FAULTS = (SQLAlchemyError, PayloadProblem, ValueError, KeyError, TypeError, ChipRefused)
+
+
+#: Channels stored as rows of ``events`` (chips go to the media store, requests to their
+#: owners' tables, stats to their own table).
+_EVENTS = ("sighting", "unknown", "correction", "blank")
 
 
 class StorageUnavailable(StationError):
     """The database cannot take writes right now; retry later, acknowledge nothing."""
 
 
-def write_batch(engine: Engine, messages: Sequence[Incoming], prefix: str) -> list[Result]:
-    """Store `messages`; one result each, in order. Raises `StorageUnavailable`."""
+def write_batch(
+    engine: Engine, messages: Sequence[Incoming], prefix: str, media: MediaStore | None = None
+) -> list[Result]:
+    """Store `messages` (chips' bytes in `media`); one result each, in order. Raises
+    `StorageUnavailable`."""
     parsed = [parse(m, prefix) for m in messages]
     try:
         with engine.begin() as conn:
@@ -43,12 +53,15 @@ def write_batch(engine: Engine, messages: Sequence[Incoming], prefix: str) -> li
             cache.insert_events(_event_rows(parsed, messages))
             cache.prefetch_encounters(_encounter_keys(parsed))
             stored = [
-                store_message(conn, p, m, cache) for p, m in zip(parsed, messages, strict=True)
+                store_message(conn, p, m, cache, media)
+                for p, m in zip(parsed, messages, strict=True)
             ]
             cache.flush()
             return stored
     except _UNAVAILABLE as e:
         raise StorageUnavailable(f"database unavailable: {first_line(e)}") from e
+    except MediaFolderUnavailable as e:
+        raise StorageUnavailable(f"media folder unavailable: {e}") from e
     except _MESSAGE_FAULTS as e:
         log.info("a batch of %d failed (%s); storing one at a time", len(messages), first_line(e))
     results: list[Result] = []
@@ -56,10 +69,12 @@ def write_batch(engine: Engine, messages: Sequence[Incoming], prefix: str) -> li
         try:
             with engine.begin() as conn:
                 cache = BatchCache(conn)
-                results.append(store_message(conn, p, m, cache))
+                results.append(store_message(conn, p, m, cache, media))
                 cache.flush()
         except _UNAVAILABLE as e:
             raise StorageUnavailable(f"database unavailable: {first_line(e)}") from e
+        except MediaFolderUnavailable as e:
+            raise StorageUnavailable(f"media folder unavailable: {e}") from e
         except _MESSAGE_FAULTS as e:
             reason = f"could not be stored: {type(e).__name__}: {first_line(e)}"
             log.warning("quarantined a message on %s: %s", m.topic, reason)
@@ -76,7 +91,7 @@ def _event_rows(parsed: Sequence[Parsed], messages: Sequence[Incoming]) -> list[
     return [
         event_row(p, m)
         for p, m in zip(parsed, messages, strict=True)
-        if isinstance(p, Event) and p.channel != "stats"
+        if isinstance(p, Event) and p.channel in _EVENTS
     ]
 
 
