@@ -16,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from bearstation.cli import main
 from bearstation.fleet.sequences import stream_status
 from bearstation.tables import chip_media, encounters
 from beartrain.synthetic import ChipRecord
@@ -122,6 +124,9 @@ def test_a_broker_losing_power_loses_no_event_at_the_station(
                 select(chip_media.c.file).where(chip_media.c.agent_id == "boxa")
             ).all()
         assert len(stored) == 3 * 6  # every chip's bytes too
+        shown = CliRunner().invoke(main, ["status", "--db", fleet.db_url]).output
+        head = box_head(box)
+        assert f"    messages: held through #{head} of #{head}; no gap\n" in shown
 
 
 def test_an_overflowing_bridge_queue_loses_no_event_at_the_station(

@@ -1,4 +1,4 @@
-"""The chips of ended encounters, to the station through the outbox (store and forward).
+"""The chips of ended encounters (and blank frames), to the station through the outbox.
 
 The worker queues every recorded chip (its file, SHA-256 and embedding) in
 ``media_queue`` in the transaction that records its sighting. The spool thread sends the
@@ -7,6 +7,7 @@ builds a ``chip`` message and puts it in the outbox, within a disk budget
 (``upload.spool_mb``) for chips in the outbox (waiting, or sent and kept for the
 station's receipt). Over the budget it waits: the files are still on disk, nothing is
 lost. A file gone or changed since it was recorded is counted and reported, not sent.
+The same round sends the frames the detector found empty as ``blank`` messages.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
+from bearagent.detection.frames_table import mark_blanks_published, unpublished_blanks
 from bearagent.fleet.config import UploadConfig
 from bearagent.mqtt import outbox
 from bearagent.store import Migration, StoreError, migrate, open_database, transaction
 from bearagent.wire.images import image_type
-from bearagent.wire.media_payloads import ChipMedia, chip_payload
+from bearagent.wire.media_payloads import BlankRef, ChipMedia, blank_payload, chip_payload
 from bearagent.wire.payloads import ModelRef
 
 COMPONENT = "media"
@@ -150,8 +152,10 @@ class MediaSpool:
         notify: Callable[[], None],
         stop: threading.Event,
         every_s: float = 2.0,
+        detector: str | None = None,
     ) -> None:
         self.database, self.cfg, self.agent_id = database, cfg, agent_id
+        self.detector = detector
         self.notify, self.stop_event, self.every_s = notify, stop, every_s
         self._wake = threading.Event()
 
@@ -175,20 +179,37 @@ class MediaSpool:
             db.conn.close()
 
     def step(self, db: sqlite_utils.Database) -> int:
-        """One round: queue up to `PER_ROUND` chips within the budget; how many were queued."""
+        """One round: blank frames, then up to `PER_ROUND` chips within the budget; how many
+        messages were queued."""
+        done = self._blanks(db)
         if not self.cfg.chips:
-            return 0
+            return done
         state = spool_state(db, self.cfg)
         if state.full:
             return 0
         room = state.budget_bytes - state.outbox_bytes
-        done = 0
         for item in self._ready(db):
             if room <= 0:
                 break
             room -= self._send(db, item)
             done += 1
         return done
+
+    def _blanks(self, db: sqlite_utils.Database) -> int:
+        """The detector's blank frames not yet sent, in one ``blank`` message."""
+        frames = [f for f in unpublished_blanks(db, 500)]
+        if not frames:
+            return 0
+        refs = [
+            BlankRef(f.file, f.site, f.camera, f.captured_at, f.time_source or "mtime")
+            for f in frames
+            if f.captured_at is not None
+        ]
+        with transaction(db):
+            if refs:
+                outbox.enqueue(db, "blank", blank_payload(self.agent_id, refs, self.detector))
+            mark_blanks_published(db, [f.id for f in frames])
+        return 1 if refs else 0
 
     def _ready(self, db: sqlite_utils.Database) -> list[_Queued]:
         rows = db.execute(_READY, [PER_ROUND]).fetchall()

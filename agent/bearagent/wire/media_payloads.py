@@ -1,4 +1,5 @@
-"""The ``chip`` message: a chip's original bytes, SHA-256 and embedding, for the station."""
+"""What a box sends the station besides encounter events: ``chip`` (a chip's original
+bytes, SHA-256 and embedding) and ``blank`` (frames its detector found empty)."""
 
 from __future__ import annotations
 
@@ -57,5 +58,41 @@ def chip_payload(chip: ChipMedia, event_id: uuid.UUID | None = None) -> str:
             "reference_of": jt.optional_text(chip.reference_of),
             "model": {"name": jt.text(chip.model.name), "sha256": chip.model.sha256},
             "embedding": embedding,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class BlankRef:
+    """One frame (or clip) the detector found empty."""
+
+    file: str
+    site: str
+    camera: str
+    captured_at: datetime
+    time_source: str
+
+
+def blank_payload(agent_id: str, frames: list[BlankRef], detector: str | None) -> str:
+    """JSON text of a ``blank`` message (at most 500 frames; the outbox adds stream and seq)."""
+    if not 1 <= len(frames) <= 500:
+        raise ValueError(f"a blank message lists 1 to 500 frames, not {len(frames)}")
+    return jt.dumps(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "event": "blank",
+            "event_id": str(uuid.uuid4()),
+            "agent_id": jt.text(agent_id),
+            "detector": jt.optional_text(detector),
+            "frames": [
+                {
+                    "file": jt.text(f.file),
+                    "site": jt.text(f.site),
+                    "camera": jt.text(f.camera),
+                    "captured_at": jt.timestamp(f.captured_at, "captured_at"),
+                    "time_source": f.time_source,
+                }
+                for f in frames
+            ],
         }
     )

@@ -22,6 +22,7 @@ from bearstation.cli.options import (
 )
 from bearstation.config import StationConfig
 from bearstation.database import open_engine, parse_url, shown
+from bearstation.fleet.sequences import StreamStatus, stream_status
 from bearstation.migrations import current_revision, upgrade
 from bearstation.station import Station
 from bearstation.tables import boxes, encounters, events, individuals, links, quarantine
@@ -124,6 +125,7 @@ def status(cfg: StationConfig) -> None:
             select(func.count()).select_from(links).where(links.c.unlinked_at.is_(None))
         ).scalar_one()
         n_quarantine = conn.execute(select(func.count()).select_from(quarantine)).scalar_one()
+        streams = {s.agent_id: s for s in stream_status(conn) if s.current}
     click.echo(f"database: {shown(engine.url)} (revision {current_revision(engine)})")
     click.echo(f"boxes: {len(box_rows)}")
     for b in box_rows:
@@ -131,6 +133,8 @@ def status(cfg: StationConfig) -> None:
             f"  {b.agent_id}: {b.status or 'status unknown'}, last heard "
             f"{b.last_seen_at:%Y-%m-%d %H:%M:%S} UTC"
         )
+        if (s := streams.get(b.agent_id)) is not None:
+            click.echo(f"    messages: {describe_stream(s)}")
     click.echo("events: " + (", ".join(f"{k} {v}" for k, v in sorted(channels.items())) or "none"))
     click.echo(
         f"encounters: {sum(states.values())} ("
@@ -139,6 +143,18 @@ def status(cfg: StationConfig) -> None:
     )
     click.echo(f"quarantine: {n_quarantine} (see 'bear-station quarantine')")
     engine.dispose()
+
+
+def describe_stream(s: StreamStatus) -> str:
+    """A box stream in one line: held through, the box's latest, the gap, what is lost."""
+    text = f"held through #{s.through} of #{s.head}"
+    if s.missing:
+        text += f"; gap: {s.missing} missing (asked for again)"
+    else:
+        text += "; no gap"
+    if s.lost:
+        text += f"; {s.lost} lost (the box dropped them before the station had them)"
+    return text
 
 
 @main.command("quarantine")

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,10 +34,12 @@ from bearagent import __version__
 from bearstation.config import ExportConfig
 from bearstation.errors import ExportError
 from bearstation.exports.records import (
+    BlankRecord,
     ChipRecord,
     Deployment,
     EncounterRecord,
     all_deployments,
+    blank_records,
     counted_chips,
     counted_encounters,
     mtime_dated_deployments,
@@ -68,12 +71,16 @@ def export_camtrap_dp(
             raise ExportError("the station has no events yet: nothing to export")
         mtime_dated = mtime_dated_deployments(conn)
         _prepare(directory)
-        n_media = _write_csv(directory, "media", (_media_row(c) for c in counted_chips(conn)))
-        n_obs = _write_csv(
-            directory, "observations", (_observation_row(e, meta) for e in counted_encounters(conn))
+        blanks = list(blank_records(conn))
+        media_rows = chain((_media_row(c) for c in counted_chips(conn)), map(_blank_media, blanks))
+        n_media = _write_csv(directory, "media", media_rows)
+        observations = chain(
+            (_observation_row(e, meta) for e in counted_encounters(conn)),
+            map(_blank_observation, blanks),
         )
+        n_obs = _write_csv(directory, "observations", observations)
     _write_csv(directory, "deployments", (_deployment_row(d, mtime_dated) for d in deployments))
-    descriptor = _descriptor(deployments, meta, created or datetime.now(UTC))
+    descriptor = _descriptor(deployments, meta, created or datetime.now(UTC), bool(blanks))
     _write_text(
         directory / "datapackage.json", json.dumps(descriptor, indent=2, ensure_ascii=False)
     )
@@ -208,6 +215,31 @@ def _observation_row(enc: EncounterRecord, meta: ExportConfig) -> dict[str, Any]
     }
 
 
+def _blank_media(frame: BlankRecord) -> dict[str, Any]:
+    return _media_row(
+        ChipRecord(
+            frame.agent_id, frame.file, frame.deployment_id, frame.captured_at, frame.time_source
+        )
+    )
+
+
+def _blank_observation(frame: BlankRecord) -> dict[str, Any]:
+    """A frame the box's detector found no face in: a media-level blank observation."""
+    mid = media_id(frame.agent_id, frame.file)
+    return {
+        "observationID": f"blank/{mid}",
+        "deploymentID": frame.deployment_id,
+        "mediaID": mid,
+        "eventStart": timestamp(frame.captured_at),
+        "eventEnd": timestamp(frame.captured_at),
+        "observationLevel": "media",
+        "observationType": "blank",
+        "classificationMethod": "machine",
+        "classifiedBy": "bearid detector",
+        "observationComments": "no face found by the box's detector",
+    }
+
+
 def _deployment_row(d: Deployment, mtime_dated: set[str]) -> dict[str, Any]:
     return {
         "deploymentID": d.deployment_id,
@@ -225,7 +257,9 @@ def _deployment_row(d: Deployment, mtime_dated: set[str]) -> dict[str, Any]:
     }
 
 
-def _descriptor(deployments: list[Deployment], meta: ExportConfig, created: datetime) -> Any:
+def _descriptor(
+    deployments: list[Deployment], meta: ExportConfig, created: datetime, blanks: bool = False
+) -> Any:
     starts = [d.start for d in deployments if d.start]
     ends = [d.end for d in deployments if d.end]
     project: dict[str, Any] = {
@@ -233,7 +267,7 @@ def _descriptor(deployments: list[Deployment], meta: ExportConfig, created: date
         "samplingDesign": meta.sampling_design,
         "captureMethod": ["activityDetection"],
         "individualAnimals": True,
-        "observationLevel": ["event"],
+        "observationLevel": ["event", "media"] if blanks else ["event"],
     }
     if meta.project_description:
         project["description"] = meta.project_description

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Connection, select
 
 from bearstation.identities import Bear, fleet_bears
-from bearstation.tables import cameras, encounters, individuals, sightings
+from bearstation.tables import blank_frames, cameras, encounters, individuals, sightings
 
 
 @dataclass(frozen=True)
@@ -184,3 +184,27 @@ def mtime_dated_deployments(conn: Connection) -> set[str]:
         .where(sightings.c.time_source == "mtime")
     )
     return {deployment_id(*r) for r in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class BlankRecord:
+    """A frame a box's detector found empty: a Camtrap DP media file and blank observation."""
+
+    agent_id: str
+    file: str
+    deployment_id: str
+    captured_at: datetime  # local time of the camera
+    time_source: str
+
+
+def blank_records(conn: Connection) -> Iterator[BlankRecord]:
+    """Every blank frame, by capture time."""
+    query = select(blank_frames).order_by(blank_frames.c.captured_at, blank_frames.c.id)
+    for r in conn.execute(query):
+        yield BlankRecord(
+            r.agent_id,
+            r.file,
+            deployment_id(r.agent_id, r.site, r.camera),
+            local(r.captured_at, r.captured_offset_min),
+            r.time_source,
+        )

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from bearstation.ingest.batchcache import BatchCache
 from bearstation.ingest.fields import offset_minutes, parse_time
 from bearstation.ingest.sql import insert_ignore
 from bearstation.messages import Event
 from bearstation.tables import blank_frames
 
 
-def store_blanks(conn: Connection, event: Event) -> int:
-    """One row per blank frame (a frame reported twice is kept once); returns how many new."""
+def store_blanks(conn: Connection, event: Event, cache: BatchCache) -> int:
+    """One row per blank frame (a frame reported twice is kept once), its camera known as a
+    deployment; returns how many are new."""
     body = event.body
     new = 0
     for frame in body["frames"]:
         captured = parse_time(frame["captured_at"], "captured_at")
+        cache.camera(event.agent_id, frame["site"], frame["camera"], captured, captured)
         new += insert_ignore(
             conn,
             blank_frames,

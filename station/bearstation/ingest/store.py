@@ -72,7 +72,7 @@ def store_message(
         return "duplicate"
     if parsed.channel == "blank":
         cache.box(parsed.agent_id, message.received_at)
-        store_blanks(conn, parsed)
+        store_blanks(conn, parsed, cache)
         return "stored"
     if parsed.channel == "correction":
         cache.forget()  # it changes individuals and encounters directly
