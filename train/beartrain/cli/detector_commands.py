@@ -118,7 +118,12 @@ def fit_command(
     "--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="detector.onnx"
 )
 @click.option("--name", default="bearid-faces", show_default=True, help="The card's model name.")
-@click.option("--score-threshold", default=0.3, show_default=True, help="The card's threshold.")
+@click.option(
+    "--score-threshold",
+    default=0.5,
+    show_default=True,
+    help="The card's threshold (scores estimate the IoU with the face).",
+)
 @click.option("--iou-threshold", default=0.45, show_default=True, help="The card's NMS overlap.")
 @click.option(
     "--scenes",

@@ -68,7 +68,7 @@ def export_detector(
     out: Path,
     *,
     name: str = "bearid-faces",
-    score: float = 0.3,
+    score: float = 0.5,
     iou: float = 0.45,
     sample: np.ndarray | None = None,
 ) -> ExportedDetector:

@@ -27,7 +27,7 @@ class DetectorRecipe:
     heldout_scenes: int = 150
     training: DetectorTrainConfig = field(default_factory=DetectorTrainConfig)
     name: str = "bearid-faces"
-    score_threshold: float = 0.3
+    score_threshold: float = 0.5
 
     def heldout(self) -> SceneConfig:
         """The held-out scenes: another seed, the next individuals of the population."""
