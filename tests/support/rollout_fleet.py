@@ -13,14 +13,20 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
+from bearagent.mqtt.outbox import stamped
+from bearstation.fleet.outbound import Outbound
 from bearstation.media.store import MediaStore
 from bearstation.rollout.files import ModelFiles
 from bearstation.rollout.publish import Publication, publish_model
 from bearstation.tables import box_models, model_offers
 from beartrain.synthetic import ChipRecord
+from support.broker import Mosquitto
 from support.fleet import Box, Fleet
+from support.subscriber import connect, make_client
 
 T0 = datetime(2026, 8, 1, 5, 0, tzinfo=UTC)
+#: The outbox stream of the boxes the station tests play.
+STREAM = "5f0e8a52-1c0d-4c47-9a53-2f1f8f7c2a10"
 Chips = list[tuple[ChipRecord, np.ndarray]]
 
 
@@ -112,3 +118,35 @@ def dropping(fleet: Fleet, agent_id: str, every_s: float = 0.05) -> Iterator[lis
     finally:
         stop.set()
         thread.join(10)
+
+
+class PahoLink:
+    """A real MQTT connection the station's `Outbound` can publish on (QoS 1)."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        self.where = f"{broker.host}:{broker.port}"
+        self.client = make_client(broker)
+        connect(self.client, broker)
+
+    def publish(self, topic: str, payload: str) -> bool:
+        """Publish and wait for the broker's PUBACK."""
+        info = self.client.publish(topic, payload, qos=1)
+        info.wait_for_publish(10)
+        return bool(info.is_published())
+
+    def close(self) -> None:
+        """Disconnect."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def outbound(link: PahoLink) -> Outbound:
+    """The station's real `Outbound` over `link`."""
+    return Outbound("hq", [link], "bearid-station/")
+
+
+def box_message(
+    agent_id: str, channel: str, text: str, seq: int, stream: str = STREAM
+) -> tuple[str, str]:
+    """(topic, payload) of a box message as its outbox sends it (stream and seq stamped)."""
+    return f"bearid/{agent_id}/{channel}", stamped(text, stream, seq)

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from bearagent.modelcard import write_model_card
 from support.models import make_card
 from support.pixel_model import DIM
 
 
-def _graph(size: int) -> onnx.ModelProto:
-    """Downsampled pixels of the central half of a `size` x `size` input, 8 x 8 cells."""
+def _graph(size: int, padding_bytes: int = 0) -> onnx.ModelProto:
+    """Downsampled pixels of the central half of a `size` x `size` input, 8 x 8 cells
+    (with `padding_bytes` of weights no node uses: a file as large as a real model's)."""
     crop = (size // 4, 3 * size // 4)
     pool = (crop[1] - crop[0]) // 8
     graph = helper.make_graph(
@@ -35,6 +37,7 @@ def _graph(size: int) -> onnx.ModelProto:
             helper.make_tensor("starts", TensorProto.INT64, [2], [crop[0], crop[0]]),
             helper.make_tensor("ends", TensorProto.INT64, [2], [crop[1], crop[1]]),
             helper.make_tensor("axes", TensorProto.INT64, [2], [2, 3]),
+            *([numpy_helper.from_array(_noise(padding_bytes), "padding")] if padding_bytes else []),
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -42,8 +45,17 @@ def _graph(size: int) -> onnx.ModelProto:
     return model
 
 
+def _noise(n_bytes: int) -> np.ndarray:
+    return np.random.default_rng(n_bytes).random(n_bytes // 4, dtype=np.float32)
+
+
 def write_sized_embedder(
-    path: Path, size: int = 48, *, name: str = "pixel-48", card_size: int | None = None
+    path: Path,
+    size: int = 48,
+    *,
+    name: str = "pixel-48",
+    card_size: int | None = None,
+    padding_bytes: int = 0,
 ) -> Path:
     """The pixel embedder taking `size` x `size` chips (its card: threshold 0.9, tracks 0.9).
 
@@ -51,7 +63,7 @@ def write_sized_embedder(
     that does not fit its graph (checked when the runtime opens it).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(_graph(size), str(path))
+    onnx.save(_graph(size, padding_bytes), str(path))
     side = card_size or size
     card = make_card(
         model={"name": name, "backbone": "none"},

@@ -2,8 +2,8 @@
 
 Called by `bearstation.fleet.requests.store_request` for each message; they write the
 rollout's tables only and never publish (the tick does). Both are idempotent and keep
-to each box's order: a report or request older (by its stream's sequence number) than
-the one already stored, such as a resent copy, changes nothing.
+to each box's order: a report older (by its stream's sequence number) than the box's
+newest, or a request older than the one in hand, such as a resent copy, changes nothing.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ CLOSING = {"switched": "switched", "running": "running", "refused": "refused"}
 
 
 def store_model_report(conn: Connection, event: Event, received_at: datetime) -> None:
-    """A box's ``model`` report: the model it runs, or how an offer goes."""
+    """A box's ``model`` report: the model it runs, or how an offer goes. A report older
+    than the box's newest one stored (a resent copy) changes nothing."""
     body = event.body
     agent, sha, state = event.agent_id, str(body["sha256"]), str(body["state"])
-    if state in ("running", "switched"):
-        _store_box_model(conn, agent, body, received_at)
+    if not _newest_report(conn, agent, body, received_at):
+        return
     values: dict[str, Any] = {"state": state, "reported_at": received_at}
     if body.get("received") is not None:
         values["received"] = int(body["received"])
@@ -45,25 +46,24 @@ def store_model_report(conn: Connection, event: Event, received_at: datetime) ->
     )
 
 
-def _store_box_model(
+def _newest_report(
     conn: Connection, agent: str, body: dict[str, Any], received_at: datetime
-) -> None:
+) -> bool:
+    """Record the report in ``box_models`` (the model the box runs, when it says); False
+    when an equal or newer report of the same stream is there already."""
     stream, seq = str(body["stream"]), int(body["seq"])
-    known = conn.execute(
-        select(box_models.c.sha256, box_models.c.since, box_models.c.stream, box_models.c.seq)
-        .where(box_models.c.agent_id == agent)
-    ).first()  # fmt: skip
+    known = conn.execute(select(box_models).where(box_models.c.agent_id == agent)).first()
     if known is not None and known.stream == stream and known.seq >= seq:
-        return  # an older report (resent) than the one stored
-    since = known.since if known is not None and known.sha256 == body["sha256"] else received_at
-    upsert(
-        conn,
-        box_models,
-        {"agent_id": agent, "sha256": body["sha256"], "name": body["name"], "since": since,
-         "reported_at": received_at, "stream": stream, "seq": seq},
-        keys=["agent_id"],
-        update=["sha256", "name", "since", "reported_at", "stream", "seq"],
-    )  # fmt: skip
+        return False
+    values: dict[str, Any] = {"agent_id": agent, "reported_at": received_at, "stream": stream,
+                              "seq": seq}  # fmt: skip
+    if body["state"] in ("running", "switched"):
+        same = known is not None and known.sha256 == body["sha256"] and known.since is not None
+        since = known.since if known is not None and same else received_at
+        values.update(sha256=body["sha256"], name=body["name"], since=since)
+    upsert(conn, box_models, values, keys=["agent_id"],
+           update=[k for k in values if k != "agent_id"])  # fmt: skip
+    return True
 
 
 def store_fetch_request(conn: Connection, event: Event, received_at: datetime) -> None:

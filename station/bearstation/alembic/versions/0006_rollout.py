@@ -69,9 +69,9 @@ def upgrade() -> None:
     op.create_table(
         "box_models",
         sa.Column("agent_id", sa.String(length=64), nullable=False),
-        sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("since", sa.DateTime(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=True),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("since", sa.DateTime(), nullable=True),
         sa.Column("reported_at", sa.DateTime(), nullable=False),
         sa.Column("stream", sa.String(length=36), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
