@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from bearagent.configbase import Section as _Section
 from bearagent.wire.broker import BrokerSettings, expand_url
+from bearstation.desk.config import DeskConfig
 from bearstation.media.config import MediaConfig
 from bearstation.rollout.config import RolloutConfig
 
@@ -225,6 +226,7 @@ class StationConfig(_Section):
     )
     export: ExportConfig = Field(default_factory=ExportConfig)
     media: MediaConfig = Field(default_factory=MediaConfig, description="The media store.")
+    desk: DeskConfig = Field(default_factory=DeskConfig, description="The review desk.")
     rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="Model rollout.")
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from bearagent.fleet.decision_payloads import with_command
 from bearagent.gallery.writes import now_iso
 from bearagent.mqtt import outbox
 from bearagent.review.actions.reviewer import Reviewer
@@ -89,6 +90,8 @@ def publish(db: sqlite_utils.Database, agent_id: str, who: Reviewer, correction:
         more = f"{len(files) - MAX_FILES} more chips not listed"
         note = f"{note}; {more}" if note else more
         files = files[:MAX_FILES]
+    if who.command_id is not None:  # the correction answers the desk's command
+        note = with_command(note, who.command_id)
     text = correction_payload(
         event_id=event_id,
         agent_id=agent_id,

@@ -1,4 +1,5 @@
-"""Who took an action: the name given at login and the address it came from."""
+"""Who took an action: the name given at login and the address it came from (and, for a
+decision made at the station's desk, the desk's command it applies)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ class Reviewer:
 
     name: str
     client: str = ""
+    command_id: str | None = None  # the station desk's command this action applies
 
     def __post_init__(self) -> None:
         if not self.name.strip():
