@@ -226,7 +226,9 @@ def outbox_size(database: Path) -> int:
     """Events not yet acknowledged by the broker."""
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
     try:
-        return int(conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        return int(
+            conn.execute("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
+        )
     finally:
         conn.close()
 

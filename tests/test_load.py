@@ -61,7 +61,7 @@ def drain_events(sub: Subscriber, database: Path, total: int, timeout: float) ->
         return (
             files_recorded(database) >= total
             and query(database, "SELECT COUNT(*) FROM encounters WHERE ended = 0") == [(0,)]
-            and query(database, "SELECT COUNT(*) FROM outbox") == [(0,)]
+            and query(database, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL") == [(0,)]
         )
 
     while not settled():

@@ -185,4 +185,4 @@ def assert_events_delivered(database: Path, messages: list[Message]) -> None:
         assert (encounter, "end") in seen, f"encounter {encounter}: 'end' never arrived"
         has_start = (encounter, "new") in seen or (encounter, "alert") in seen
         assert has_start, f"encounter {encounter}: neither 'new' nor an alert arrived"
-    assert query(database, "SELECT COUNT(*) FROM outbox")[0][0] == 0
+    assert query(database, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")[0][0] == 0

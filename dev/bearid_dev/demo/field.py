@@ -67,9 +67,9 @@ class LiveSubscriber:
         if topic == "status":
             self.say(f"  mqtt status   {msg.payload.decode()}")
             return
+        if topic not in ("sighting", "unknown"):
+            return  # stats, chips and blank frames for the station: not encounters
         event = msg.json()
-        if topic == "stats":
-            return
         decision = event["decision"]
         who = decision["name"] or decision["individual_id"] or f"({decision['status']})"
         label = "UNKNOWN BEAR" if topic == "unknown" else f"sighting {event['type']:<6}"
@@ -82,7 +82,7 @@ class LiveSubscriber:
         )
         with self.lock:
             self.seen.setdefault(drop_number(event["file"]), Seen()).events.append(event)
-            if event.get("type") == "end":
+            if event.get("type") in ("end", "amended"):
                 self.ends.append(event)
 
     def ended(self) -> int:

@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
+from bearstation.database import first_line
 from bearstation.fleet.outbound import Outbound
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,12 @@ class FleetRound:
                 return
             try:
                 tick.tick(self.engine, self.outbound)
+            except OperationalError as e:  # busy (SQLite under a large ingest), or down
+                log.warning(
+                    "fleet round: %s could not use the database (%s); trying again next round",
+                    type(tick).__name__,
+                    first_line(e),
+                )
             except Exception:  # a tick's failure must not stop the others or the station
                 log.exception(
                     "fleet round: %s failed; trying again next round", type(tick).__name__
