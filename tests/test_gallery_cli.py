@@ -31,22 +31,24 @@ def test_enrol_list_show_rename_remove(tmp_path: Path) -> None:
     (root / "holly" / "bad.jpg").write_bytes(b"")
     enrolled = run("enroll", str(root), "--db", db, "--model", model)
     assert enrolled.returncode == 0, enrolled.stderr
-    assert "otis: 2 reference(s) added (new: bear-0003)" in enrolled.stdout
+    assert "otis: 2 reference(s) added (new: bear-bearagent-0003)" in enrolled.stdout
     assert enrolled.stdout.endswith(
         "enrolled 6 image(s) of 3 individual(s); 0 already enrolled, 1 rejected\n"
     )
     assert "bad.jpg" in enrolled.stderr and "the file is empty (0 bytes)" in enrolled.stderr
     listed = ok("list", "--db", db).splitlines()
     assert listed[0].split() == ["ID", "NAME", "KIND", "REFS", "SIGHTINGS", "LAST", "SEEN"]
-    assert listed[1].split() == ["bear-0001", "grazer", "known", "2", "0", "-"]
+    assert listed[1].split() == ["bear-bearagent-0001", "grazer", "known", "2", "0", "-"]
     assert ok("rename", "otis", "Otis the Elder", "--db", db) == (
-        "bear-0003 is now called Otis the Elder\n"
+        "bear-bearagent-0003 is now called Otis the Elder\n"
     )
-    shown = ok("show", "bear-0003", "--db", db)
+    shown = ok("show", "bear-bearagent-0003", "--db", db)
     assert "name: Otis the Elder\n" in shown and "references: 2\n" in shown
-    assert ok("remove", "holly", "--yes", "--db", db).startswith("removed bear-0002 (holly)")
+    assert ok("remove", "holly", "--yes", "--db", db).startswith(
+        "removed bear-bearagent-0002 (holly)"
+    )
     people = json.loads(ok("list", "--json", "--db", db))
-    assert [p["id"] for p in people] == ["bear-0001", "bear-0003"]
+    assert [p["id"] for p in people] == ["bear-bearagent-0001", "bear-bearagent-0003"]
 
 
 def test_errors_are_one_line(tmp_path: Path) -> None:
@@ -77,7 +79,7 @@ def test_promote_export_import_round_trip(tmp_path: Path) -> None:
     first = gallery.create_provisional(conn, refs[:2], sha, ["/t/a.jpg", "/t/b.jpg"])
     second = gallery.create_provisional(conn, refs[2:], sha, "/t/c.jpg")
     assert ok("promote", first, "--name", "Bruno", "--db", str(db)) == (
-        "unknown-0001 is now bear-0001 (Bruno): 2 reference(s)\n"
+        "unknown-0001 is now bear-bearagent-0001 (Bruno): 2 reference(s)\n"
     )
     # A person's decision at the command line is audited and published like the page's.
     ((channel, payload),) = conn.execute("SELECT channel, payload FROM outbox").fetchall()
@@ -100,7 +102,7 @@ def test_promote_export_import_round_trip(tmp_path: Path) -> None:
     )  # importing the same file again adds nothing
     copy = gallery.open_gallery(other)
     assert [(i.id, i.name) for i in gallery.list_individuals(copy)] == [
-        ("bear-0001", "Bruno"), (second, None),
+        ("bear-bearagent-0001", "Bruno"), (second, None),
     ]  # fmt: skip
     original = gallery.load_references(conn)
     imported = gallery.load_references(copy)

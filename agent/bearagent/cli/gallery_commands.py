@@ -83,7 +83,7 @@ def enroll_command(root: Path, cfg: AgentConfig) -> None:
     tz = local_timezone(cfg.agent.timezone)
     with _embedder(model) as embedder:
         report = gallery.enroll_folder(
-            db, root, embedder, names=cfg.capture.pattern(tz), timezone=tz
+            db, root, embedder, names=cfg.capture.pattern(tz), timezone=tz, agent_id=cfg.agent.id
         )
     for name, count in report.added.items():
         new = f" (new: {report.created[name]})" if name in report.created else ""
@@ -252,7 +252,7 @@ def import_command(file: Path, cfg: AgentConfig) -> None:
     """Merge the gallery export FILE into the gallery."""
     db_path = cfg.agent.database_path
     db = _open(db_path, create=True)
-    report = gallery.import_gallery(db, file)
+    report = gallery.import_gallery(db, file, agent_id=cfg.agent.id)
     for theirs, ours in report.created.items():
         click.echo(f"{theirs}: created as {ours}")
     for theirs, ours in report.merged.items():

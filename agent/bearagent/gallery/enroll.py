@@ -45,6 +45,7 @@ def enroll_folder(
     *,
     names: FileNamePattern | None = None,
     timezone: tzinfo = UTC,
+    agent_id: str | None = None,
 ) -> EnrollReport:
     """Add every image under ``root/<individual>/`` as a reference of that individual.
 
@@ -52,7 +53,8 @@ def enroll_folder(
     enrolled (same resolved path) are skipped, so enrolling a folder again only
     adds what is new. An image that cannot be decoded is reported with its reason.
     Each reference keeps its capture time (sidecar, EXIF, file name via `names`,
-    else mtime) and the encounter it belongs to (`group_encounters`).
+    else mtime) and the encounter it belongs to (`group_encounters`). New individuals
+    get this box's named ids (``bear-<agent_id>-NNNN``).
     """
     pattern = names if names is not None else FileNamePattern(timezone=timezone)
 
@@ -98,7 +100,7 @@ def enroll_folder(
         with writing(db):  # one individual at a time: an interruption keeps whole folders
             individual_id = find_by_name(db, name)
             if individual_id is None:
-                individual_id = create_known(db, name)
+                individual_id = create_known(db, name, agent_id=agent_id)
                 report.created[name] = individual_id
             sources = [str(p) for p in embedded.paths]
             matrix = embedded.matrix()

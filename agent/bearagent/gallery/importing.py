@@ -9,7 +9,7 @@ import numpy as np
 import sqlite_utils
 
 from bearagent.gallery.errors import GalleryModelMismatch
-from bearagent.gallery.individuals import KNOWN_PREFIX, PROVISIONAL_PREFIX, find_by_name
+from bearagent.gallery.individuals import PROVISIONAL_PREFIX, find_by_name, named_prefix
 from bearagent.gallery.portable import (
     PortableIndividual,
     decode_embedding,
@@ -33,14 +33,16 @@ class ImportReport:
     references_skipped: int = 0
 
 
-def import_gallery(db: sqlite_utils.Database, path: Path) -> ImportReport:
+def import_gallery(
+    db: sqlite_utils.Database, path: Path, *, agent_id: str | None = None
+) -> ImportReport:
     """Merge the export file at `path` into the gallery, in one transaction.
 
     A named individual whose name exists gets the file's references added (ones
     with a source it already has are skipped); others are created, keeping their
     id when it is free. A provisional one merges into the provisional individual with
     its id when that holds one of its images (the same file imported again); else it
-    keeps its id when free, or gets a new one.
+    keeps its id when free, or gets a new one (a named one ``bear-<agent_id>-NNNN``).
     """
     portable = read_portable(path)
     report = ImportReport()
@@ -55,7 +57,7 @@ def import_gallery(db: sqlite_utils.Database, path: Path) -> ImportReport:
                 "model, or re-embed one of them with `bearagent gallery reembed` first"
             )
         for ind in portable.individuals:
-            target, created = _target(db, ind)
+            target, created = _target(db, ind, agent_id)
             (report.created if created else report.merged)[ind.id] = target
             added, skipped = _add(db, target, ind, portable.embedding_size, theirs, str(path))
             report.references_added += added
@@ -63,7 +65,9 @@ def import_gallery(db: sqlite_utils.Database, path: Path) -> ImportReport:
     return report
 
 
-def _target(db: sqlite_utils.Database, ind: PortableIndividual) -> tuple[str, bool]:
+def _target(
+    db: sqlite_utils.Database, ind: PortableIndividual, agent_id: str | None
+) -> tuple[str, bool]:
     """The gallery id for `ind`, creating the individual when needed; (id, created)."""
     if ind.kind == "known" and ind.name is not None:
         existing = find_by_name(db, ind.name)
@@ -76,7 +80,7 @@ def _target(db: sqlite_utils.Database, ind: PortableIndividual) -> tuple[str, bo
         new_id = ind.id
         reserve_id(db, new_id)
     else:
-        prefix = ind.id.rpartition("-")[0] if ind.kind == "provisional" else KNOWN_PREFIX
+        prefix = ind.id.rpartition("-")[0] if ind.kind == "provisional" else named_prefix(agent_id)
         new_id = next_id(db, prefix or PROVISIONAL_PREFIX)
     name = ind.name if ind.name is None or find_by_name(db, ind.name) is None else None
     db.execute(

@@ -1,7 +1,9 @@
-"""Individuals: named bears (``bear-0001``) and provisional ones (``unknown-den-01-0001``).
+"""Individuals: named bears (``bear-den-01-0001``) and provisional ones (``unknown-den-01-0001``).
 
-A provisional id carries the agent id of the box that found the bear, so it is
-unique across a fleet (older galleries may still hold ``unknown-0001``).
+Every id carries the agent id of the box that minted it, so it is unique across a
+fleet (`bearagent.gallery.fleet_ids`; older galleries' ``bear-0001`` and
+``unknown-0001`` are given the agent id at the agent's start). Without an agent id
+(a bare gallery made by hand) ids are the box-local ``bear-NNNN``.
 
 An id never changes and is never reused; a name is unique (case-insensitive) and
 may change. Commands accept either an id or a name wherever they take an individual.
@@ -17,20 +19,17 @@ from typing import Any
 import sqlite_utils
 
 from bearagent.gallery.errors import DuplicateName, InvalidName, NotProvisional, UnknownIndividual
+from bearagent.gallery.fleet_ids import KNOWN_PREFIX as KNOWN_PREFIX
+from bearagent.gallery.fleet_ids import PROVISIONAL_PREFIX as PROVISIONAL_PREFIX
+from bearagent.gallery.fleet_ids import named_prefix as named_prefix
+from bearagent.gallery.fleet_ids import provisional_prefix as provisional_prefix
 from bearagent.gallery.schema import bump_generation, db_path
-from bearagent.gallery.writes import next_id, now_iso, reserve_id, writing
+from bearagent.gallery.writes import next_id, now_iso, writing
 
-KNOWN_PREFIX = "bear"
-PROVISIONAL_PREFIX = "unknown"
 MAX_NAME_LENGTH = 100
 _ID_LIKE = re.compile(
     rf"^({KNOWN_PREFIX}|{PROVISIONAL_PREFIX})(-[A-Za-z0-9][A-Za-z0-9_.-]*)?-\d+$", re.IGNORECASE
 )
-
-
-def provisional_prefix(agent_id: str | None) -> str:
-    """The id prefix of provisional individuals this agent creates: ``unknown-<agent_id>``."""
-    return f"{PROVISIONAL_PREFIX}-{agent_id}" if agent_id else PROVISIONAL_PREFIX
 
 
 _SELECT = (
@@ -124,14 +123,17 @@ def _duplicate(db: sqlite_utils.Database, name: str, owner: str) -> DuplicateNam
     )
 
 
-def create_known(db: sqlite_utils.Database, name: str, notes: str = "") -> str:
-    """Add a named individual (no references yet); returns its new ``bear-NNNN`` id."""
+def create_known(
+    db: sqlite_utils.Database, name: str, notes: str = "", *, agent_id: str | None = None
+) -> str:
+    """Add a named individual (no references yet); returns its new ``bear-<agent_id>-NNNN``
+    id (``bear-NNNN`` without `agent_id`)."""
     clean = validate_name(name)
     with writing(db):
         existing = find_by_name(db, clean)
         if existing is not None:
             raise _duplicate(db, clean, existing)
-        new_id = next_id(db, KNOWN_PREFIX)
+        new_id = next_id(db, named_prefix(agent_id))
         db.execute(
             "INSERT INTO individuals (id, name, kind, created, notes) VALUES (?, ?, 'known', ?, ?)",
             [new_id, clean, now_iso(), notes],
@@ -166,12 +168,14 @@ def remove(db: sqlite_utils.Database, ref: str) -> Individual:
     return target
 
 
-def promote(db: sqlite_utils.Database, unknown: str, name: str) -> Individual:
+def promote(
+    db: sqlite_utils.Database, unknown: str, name: str, *, agent_id: str | None = None
+) -> Individual:
     """Make provisional `unknown` a named individual; its references and sightings follow.
 
     When an individual called `name` exists, the provisional one merges into it
-    (the unknown bear turned out to be a known one); otherwise a new ``bear-NNNN``
-    is created. The provisional id is retired either way.
+    (the unknown bear turned out to be a known one); otherwise a new
+    ``bear-<agent_id>-NNNN`` is created. The provisional id is retired either way.
     """
     clean = validate_name(name)
     with writing(db):
@@ -188,7 +192,7 @@ def promote(db: sqlite_utils.Database, unknown: str, name: str) -> Individual:
         elif target_id is not None and get_individual(db, target_id).kind != "known":
             raise _duplicate(db, clean, target_id)
         if target_id is None:
-            target_id = next_id(db, KNOWN_PREFIX)
+            target_id = next_id(db, named_prefix(agent_id))
             db.execute(
                 "INSERT INTO individuals (id, name, kind, created, notes) "
                 "VALUES (?, ?, 'known', ?, ?)",
@@ -205,31 +209,8 @@ def promote(db: sqlite_utils.Database, unknown: str, name: str) -> Individual:
 
 
 def adopt_provisional_ids(db: sqlite_utils.Database, agent_id: str) -> int:
-    """Give box-local provisional ids (``unknown-0007``) this box's agent id; returns how many.
+    """The former name of `bearagent.gallery.fleet_ids.adopt_fleet_ids` (which gives named
+    ids the agent id too); returns how many ids changed."""
+    from bearagent.gallery.fleet_ids import adopt_fleet_ids
 
-    Older agents named provisional individuals ``unknown-NNNN``, which collide
-    across a fleet. The agent calls this at start: each one becomes
-    ``unknown-<agent_id>-NNNN`` with its references, sightings and encounters.
-    """
-    legacy = re.compile(rf"^{PROVISIONAL_PREFIX}-\d+$")
-    with writing(db):
-        rows = db.execute("SELECT id FROM individuals WHERE kind = 'provisional'").fetchall()
-        old_ids = [str(r[0]) for r in rows if legacy.match(str(r[0]))]
-        tables = set(db.table_names())
-        for old in old_ids:
-            new = f"{provisional_prefix(agent_id)}-{old.rpartition('-')[2]}"
-            db.execute(
-                "INSERT INTO individuals (id, name, kind, created, notes)"
-                " SELECT ?, name, kind, created, notes FROM individuals WHERE id = ?",
-                [new, old],
-            )
-            for table in ("reference_embeddings", "sightings", "encounters"):
-                if table in tables:
-                    db.execute(
-                        f"UPDATE {table} SET individual_id = ? WHERE individual_id = ?", [new, old]
-                    )
-            db.execute("DELETE FROM individuals WHERE id = ?", [old])
-            reserve_id(db, new)
-        if old_ids:
-            bump_generation(db)
-    return len(old_ids)
+    return len(adopt_fleet_ids(db, agent_id))

@@ -174,9 +174,11 @@ class ChangeSet:
 
     # --- individuals --------------------------------------------------------------------
 
-    def create_individual(self, db: sqlite_utils.Database, name: str, notes: str) -> str:
-        """A new named individual; returns its id."""
-        new_id = gallery.create_known(db, name, notes)
+    def create_individual(
+        self, db: sqlite_utils.Database, name: str, notes: str, agent_id: str
+    ) -> str:
+        """A new named individual (``bear-<agent_id>-NNNN``); returns its id."""
+        new_id = gallery.create_known(db, name, notes, agent_id=agent_id)
         self.created.append(new_id)
         return new_id
 

@@ -70,7 +70,7 @@ class IndividualActions(ActionBase):
         encounter_id: str | None = None,
     ) -> ActionResult:
         """A provisional individual becomes a new named one called `name` (a new
-        ``bear-NNNN``; the provisional id is retired, everything moves over)."""
+        ``bear-<agent_id>-NNNN``; the provisional id is retired, everything moves over)."""
         source = get_individual(db, provisional)
         if source.kind != "provisional":
             return self.rename(db, source.id, name, who)
@@ -83,7 +83,7 @@ class IndividualActions(ActionBase):
             action_id = open_row(db, who, action)
             changes = ChangeSet(action_id)
             new_id = changes.create_individual(
-                db, name, f"named on the review page, was {source.id}"
+                db, name, f"named on the review page, was {source.id}", self.cfg.agent.id
             )
             target = get_individual(db, new_id)
             moved, files = fold(db, changes, source, target, who.name)

@@ -200,7 +200,8 @@ class ReviewService(IndividualActions):
             if target is None:
                 assert new_name is not None
                 new_id = changes.create_individual(db, new_name, f"created on the review page "
-                                                   f"from encounter {view.id}")  # fmt: skip
+                                                   f"from encounter {view.id}",
+                                                   self.cfg.agent.id)  # fmt: skip
                 target = get_individual(db, new_id)
             stale = [r for r, owner in references_from(db, chip_sources(live, self.roots))
                      if owner != target.id]  # fmt: skip
