@@ -41,6 +41,10 @@ BEARS = [
     ("den-01", "bear-0005", "Mira", True),
     ("den-02", "bear-0006", "Kalle", False),  # only the machine's decisions (score 0.42)
 ]
+#: The identity each named bear has in a training set: its fleet id (Otis is den-01's, the
+#: first box that named it; events sent before a box upgraded carry box-local ids).
+FLEET_ID = {"Otis": "bear-den-01-0001", "Holly": "bear-den-01-0002", "Bruno": "bear-den-02-0004",
+            "Mira": "bear-den-01-0005", "Kalle": "bear-den-02-0006"}  # fmt: skip
 
 
 def at(day: int, hour: int) -> datetime:
@@ -81,7 +85,7 @@ def build_fleet() -> Fleet:
             events = fleet.encounter(agent, day, 6 + n, individual=individual, name=name)
             if person:
                 fleet.decided(agent, events, Identity("known", individual, name))
-            fleet.expected[name] += 3 if person else 0
+            fleet.expected[FLEET_ID[name]] += 3 if person else 0
     # Two boxes' strangers, confirmed by people, then linked at the station: one bear.
     for agent, hour in (("den-01", 20), ("den-02", 21)):
         provisional = f"unknown-{agent}-0001"
@@ -115,16 +119,16 @@ def build_fleet() -> Fleet:
         )
     )
     fleet.decided("den-01", otis, Identity("known", "bear-0001", "Otis"))
-    fleet.expected["Otis"] += 2
+    fleet.expected[FLEET_ID["Otis"]] += 2
     # Holly's first chip never reached the station; two of Mira's chips are the same bytes.
     holly = next(u for u in fleet.uploads if u.encounter_id == "den-01-enc-00005")
     fleet.uploads.remove(holly)
-    fleet.expected["Holly"] -= 1
+    fleet.expected[FLEET_ID["Holly"]] -= 1
     mira = [u for u in fleet.uploads if u.encounter_id == "den-01-enc-00009"]
     fleet.uploads[fleet.uploads.index(mira[1])] = replace(
         mira[1], data=mira[0].data, sha256=mira[0].sha256
     )
-    fleet.expected["Mira"] -= 1
+    fleet.expected[FLEET_ID["Mira"]] -= 1
     return fleet
 
 
@@ -179,7 +183,7 @@ def test_the_reviewed_chips_are_written_and_the_rest_counted(
         assert row["decided_by"] == "human"
     first = next(r for r in rows if r["file"] == "kuhmo/cam01/cam01_20260601-060000_000010.jpg")
     assert (first["identity"], first["date"], first["camera"], first["encounter"]) == (
-        "Otis",
+        FLEET_ID["Otis"],
         "2026-06-01T06:00:00+03:00",
         "den-01/kuhmo/cam01",
         "den-01/den-01-enc-00001",
@@ -204,7 +208,7 @@ def test_min_score_adds_the_machines_sure_decisions(station: Station, tmp_path: 
     engine, store, _fleet = station
     above = export_training_set(engine, store, tmp_path / "a", min_score=0.4)
     assert (above.by_machine, above.individuals) == (4 * 3, 6)
-    kalle = [r for r in read_metadata(tmp_path / "a") if r["identity"] == "Kalle"]
+    kalle = [r for r in read_metadata(tmp_path / "a") if r["identity"] == FLEET_ID["Kalle"]]
     assert {(r["decided_by"], r["score_name"], r["score"]) for r in kalle} == {
         ("machine", "margin", "0.4200")
     }
@@ -268,9 +272,9 @@ def test_an_export_replaces_its_own_folder_and_refuses_any_other(
     engine, store, _fleet = station
     out = tmp_path / "training"
     export_training_set(engine, store, out)
-    (out / "Otis" / "stale.jpg").write_bytes(b"old")
+    (out / FLEET_ID["Otis"] / "stale.jpg").write_bytes(b"old")
     export_training_set(engine, store, out)
-    assert not (out / "Otis" / "stale.jpg").exists()
+    assert not (out / FLEET_ID["Otis"] / "stale.jpg").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     other = tmp_path / "photos"
     other.mkdir()

@@ -1,13 +1,16 @@
 """Fleet-wide identities: which of the boxes' individuals are one bear.
 
-Every individual is a row keyed by (agent_id, individual_id). Rows are one bear
-when they are joined by any of:
-- a shared name: named individuals (``bear-NNNN``, unique only on their box) with
-  the same name on different boxes (compared without case or surrounding space);
-- a box's merge (a provisional individual promoted into a named one);
-- a link made at the station (`link`), audited and reversible (`unlink`).
-Each bear gets a label for exports: its name, else its provisional id
-(``unknown-<agent>-NNNN`` is unique across the fleet), else ``agent:individual``.
+Every individual an event names is a row keyed by (agent_id, individual_id); the fleet
+gallery (`bearstation.fleet.gallery`) says which bear each is: a row is the fleet
+individual of its fleet id (`bearstation.fleet.reconcile`), or the one that was merged
+into. Named ones join by name there, a box's merge is a fleet merge, and a link made
+at the station (`link`, audited) merges the two in the fleet gallery, which every box
+applies to its own gallery; `unlink` splits them again, everywhere. Each bear gets a
+label for exports: its name, else its fleet id.
+
+Rows the fleet gallery does not hold yet (a station database from before it, until
+the running station adds them) join as the station always did: by name, by a box's
+merge, by a link.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, select, update
 
 from bearstation.errors import IdentityError
-from bearstation.tables import individuals, links
+from bearstation.fleet.gallery import split_individual
+from bearstation.fleet.gallery_rows import FleetIndividual, find_individual
+from bearstation.fleet.reconcile import ensure_registered, fleet_id_of_row, join
+from bearstation.tables import fleet_individuals, individuals, links
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,38 @@ def resolve(conn: Connection, reference: str) -> Row[Any]:
 def fleet_bears(conn: Connection) -> dict[int, Bear]:
     """Every individual's row id -> the bear it belongs to."""
     rows = conn.execute(select(individuals)).all()
+    fleet = {r.id: r for r in conn.execute(select(fleet_individuals))}
+    bears: dict[int, Bear] = {}
+    legacy: list[Row[Any]] = []
+    for r in rows:
+        found = fleet.get(fleet_id_of_row(r))
+        if found is None:
+            legacy.append(r)
+            continue
+        root = fleet.get(found.merged_into, found) if found.merged_into else found
+        bears[r.id] = Bear(root.name or root.id, root.name is not None)
+    bears.update(_legacy_bears(conn, legacy))
+    return bears
+
+
+def fleet_ids_of_rows(conn: Connection) -> dict[int, str]:
+    """Every individual's row id -> the fleet id of the individual it is (followed through
+    merges); rows the fleet gallery does not hold yet are left out."""
+    rows = conn.execute(select(individuals.c.id, individuals.c.agent_id,
+                               individuals.c.individual_id)).all()  # fmt: skip
+    merged = dict(
+        conn.execute(select(fleet_individuals.c.id, fleet_individuals.c.merged_into)).all()
+    )
+    found: dict[int, str] = {}
+    for r in rows:
+        fleet_id = fleet_id_of_row(r)
+        if fleet_id in merged:
+            found[r.id] = merged[fleet_id] or fleet_id
+    return found
+
+
+def _legacy_bears(conn: Connection, rows: list[Row[Any]]) -> dict[int, Bear]:
+    """Rows the fleet gallery does not hold yet, joined by name, box merges and links."""
     parent = {r.id: r.id for r in rows}
 
     def find(x: int) -> int:
@@ -86,23 +124,24 @@ def fleet_bears(conn: Connection) -> dict[int, Bear]:
             x = parent[x]
         return x
 
-    def join(a: int, b: int) -> None:
+    def unite(a: int, b: int) -> None:
         parent[find(a)] = find(b)
 
     by_name: dict[str, int] = {}
     for r in rows:
         if r.merged_into_id is not None and r.merged_into_id in parent:
-            join(r.id, r.merged_into_id)
+            unite(r.id, r.merged_into_id)
         if r.name and not r.provisional:
             key = r.name.strip().casefold()
             if key in by_name:
-                join(r.id, by_name[key])
+                unite(r.id, by_name[key])
             else:
                 by_name[key] = r.id
     for a, b in conn.execute(
         select(links.c.a_id, links.c.b_id).where(links.c.unlinked_at.is_(None))
     ):
-        join(a, b)
+        if a in parent and b in parent:
+            unite(a, b)
     members: dict[int, list[Row[Any]]] = defaultdict(list)
     for r in rows:
         members[find(r.id)].append(r)
@@ -122,7 +161,9 @@ def _bear(group: list[Row[Any]]) -> Bear:
 
 
 def link(engine: Engine, a: str, b: str, *, by: str, note: str | None = None) -> Link:
-    """Record that individuals `a` and `b` (of two boxes) are one bear."""
+    """Record that individuals `a` and `b` (of two boxes) are one bear: they merge in the
+    fleet gallery (into the named one, else the one with the smaller id), and so in
+    every box's gallery."""
     with engine.begin() as conn:
         first, second = resolve(conn, a), resolve(conn, b)
         if first.agent_id == second.agent_id:
@@ -143,6 +184,7 @@ def link(engine: Engine, a: str, b: str, *, by: str, note: str | None = None) ->
                 f"{label_of(first)} is {named[0]!r} and {label_of(second)} is {named[1]!r}: "
                 "rename one of them on its box first, then they join by name"
             )
+        join(conn, ensure_registered(conn, first), ensure_registered(conn, second), by)
         now = datetime.now(UTC)
         result = conn.execute(
             links.insert().values(
@@ -154,7 +196,8 @@ def link(engine: Engine, a: str, b: str, *, by: str, note: str | None = None) ->
 
 
 def unlink(engine: Engine, a: str, b: str, *, by: str) -> int:
-    """End the link(s) between `a` and `b`; returns how many (the rows stay, as the audit)."""
+    """End the link(s) between `a` and `b` and split their fleet merge; returns how many
+    links ended (the rows stay, as the audit)."""
     with engine.begin() as conn:
         first, second = resolve(conn, a), resolve(conn, b)
         pair = ((links.c.a_id == first.id) & (links.c.b_id == second.id)) | (
@@ -171,7 +214,26 @@ def unlink(engine: Engine, a: str, b: str, *, by: str) -> int:
                 "(see 'bear-station links'); a link by name or by a box's merge is undone on "
                 "the box"
             )
+        _split(conn, first, second, by)
     return int(ended)
+
+
+def _split(conn: Connection, first: Row[Any], second: Row[Any], by: str) -> None:
+    """Undo the fleet merge a link made between the two rows' individuals."""
+    a, b = (
+        find_individual(conn, fleet_id_of_row(first)),
+        find_individual(conn, fleet_id_of_row(second)),
+    )
+    if a is None or b is None:
+        return
+    for source, other in ((a, b), (b, a)):
+        if source.merged_into is not None and source.merged_into == _root_id(other):
+            split_individual(conn, source.id, by)
+            return
+
+
+def _root_id(individual: FleetIndividual) -> str:
+    return individual.merged_into or individual.id
 
 
 def all_links(conn: Connection) -> list[Link]:

@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, and_, select
 
 from bearstation.errors import ExportError
 from bearstation.exports.records import deployment_id, local
-from bearstation.identities import fleet_bears
+from bearstation.identities import fleet_bears, fleet_ids_of_rows
 from bearstation.media.errors import MediaNotFound
 from bearstation.media.store import MediaStore
 from bearstation.media.types import EXTENSIONS
@@ -94,15 +94,17 @@ class TrainingSetSummary:
 
 
 def training_identity(conn: Connection) -> Callable[[int], str | None]:
-    """The name each individual (``individuals.id``) gets in a training set.
-
-    Today: the station's fleet-wide label (links, shared names and box merges join
-    individuals; see `identities.fleet_bears`). The one place to switch to the
-    fleet gallery's ids.
-    """
+    """The name each individual (``individuals.id``) gets in a training set: the fleet id
+    of the fleet-gallery individual it is (merges, links and shared names followed), which
+    stays the same when the bear is renamed. An individual the fleet gallery does not hold
+    yet (a station database from before it) gets its fleet-wide label
+    (`identities.fleet_bears`)."""
+    ids = fleet_ids_of_rows(conn)
     bears = fleet_bears(conn)
 
     def identity(individual_ref: int) -> str | None:
+        if individual_ref in ids:
+            return ids[individual_ref]
         bear = bears.get(individual_ref)
         return None if bear is None else bear.label
 

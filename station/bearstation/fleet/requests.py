@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from bearstation.fleet.feed_positions import record_feed_position
 from bearstation.messages import Event
 from bearstation.rollout import requests as rollout_requests
 
@@ -31,7 +32,7 @@ def store_request(conn: Connection, event: Event, received_at: datetime) -> None
 
 def store_feed_position(conn: Connection, event: Event, received_at: datetime) -> None:
     """The box's fleet-gallery feed position (the fleet gallery's feed tick answers it)."""
-    log.debug("feed position of %s: %s (no fleet gallery yet)", event.agent_id, event.body)
+    record_feed_position(conn, event.agent_id, int(event.body["applied"]), received_at)
 
 
 def store_model_report(conn: Connection, event: Event, received_at: datetime) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, select, update
 
+from bearstation.fleet.gallery_ingest import apply_box_correction
 from bearstation.ingest.fields import parse_time
 from bearstation.ingest.registry import individual_ref, touch_box
 from bearstation.messages import Event
@@ -53,6 +54,7 @@ def store_correction(conn: Connection, event: Event, received_at: datetime) -> N
         )
     )
     apply_correction(conn, body["event_id"])
+    apply_box_correction(conn, event.agent_id, body, received_at)
     waiting = conn.execute(
         select(corrections.c.event_id).where(
             corrections.c.agent_id == event.agent_id,

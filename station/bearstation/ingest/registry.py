@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 
 from bearagent.wire.payloads import PROVISIONAL_ID
+from bearstation.fleet.gallery_ingest import register_box_individual
 from bearstation.ingest.sql import earliest, find_id, insert_ignore, latest
 from bearstation.tables import boxes, cameras, individuals
 
@@ -105,6 +106,10 @@ def individual_ref(
         )
         found = find_id(conn, individuals, **keys)
         assert found is not None
+        provisional = is_provisional(individual_id)
+        register_box_individual(
+            conn, agent_id, individual_id, name=name, provisional=provisional, seen_at=named_at
+        )
         return found
     changes: dict[str, object] = {}
     if name is not None and name != row.name and (row.name_at is None or named_at >= row.name_at):

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
+from bearstation.fleet.gallery_ingest import add_chip_reference
 from bearstation.fleet.media_ingest import store_chip_message
 from bearstation.fleet.requests import store_request
 from bearstation.fleet.sequences import record_head, record_seq
@@ -63,11 +64,9 @@ def store_message(
         if media is None:
             raise ValueError("a chip arrived but this station has no media store")
         cache.box(parsed.agent_id, message.received_at)
-        return (
-            "stored"
-            if store_chip_message(conn, media, parsed, message.received_at)
-            else ("duplicate")
-        )
+        stored = store_chip_message(conn, media, parsed, message.received_at)
+        add_chip_reference(conn, parsed.agent_id, body, message.received_at)  # fleet gallery
+        return "stored" if stored else "duplicate"
     if not cache.claim_event(event_row(parsed, message)):
         return "duplicate"
     if parsed.channel == "blank":
