@@ -5,7 +5,10 @@ repeats and gaps of the messages that carry it; and the station's feed as boxes 
 from __future__ import annotations
 
 import json
+import queue
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,16 +23,19 @@ from sqlalchemy import Engine
 
 from bearagent import gallery
 from bearagent.encounters import store as encounter_store
-from bearagent.fleet.feed import GalleryFeedHandler
 from bearagent.fleet import feed_state
+from bearagent.fleet.feed import GalleryFeedHandler, gallery_feed_handler
+from bearagent.fleet.feed_payloads import feed_payload
 from bearagent.fleet.feed_state import applied_position, merged_into
 from bearagent.fleet.inbound import StationMessage
 from bearagent.gallery.schema import generation
+from bearagent.mqtt import MqttConfig, MqttPublisher, outbox
 from bearagent.pipeline.store import migrate_all
 from bearagent.store import open_database, transaction
 from bearagent.wire.payloads import load_schema
 from bearstation.database import open_engine
-from bearstation.fleet.feed_tick import chunks
+from bearstation.fleet.feed_positions import feed_positions
+from bearstation.fleet.feed_tick import FeedTick, chunks
 from bearstation.fleet.gallery import (
     create_individual,
     merge_individuals,
@@ -37,11 +43,16 @@ from bearstation.fleet.gallery import (
     split_individual,
 )
 from bearstation.fleet.gallery_ingest import add_box_reference, register_box_individual
+from bearstation.fleet.outbound import Outbound
 from bearstation.media.records import store_chip
 from bearstation.media.store import MediaStore
 from bearstation.migrations import upgrade
+from bearstation.station import Station
+from support.broker import Mosquitto
 from support.station_chips import jpeg_chip, upload
-from support.station_payloads import MODEL, T0
+from support.station_payloads import MODEL, T0, publish, wait_until
+from support.station_world import station_config
+from support.subscriber import Subscriber
 
 TOPIC = "bearid-station/boxb/gallery"
 
@@ -259,3 +270,124 @@ def test_any_order_repeats_and_losses_end_in_the_same_gallery(
             deliver(handler, db, wire[applied_position(db) :][:4])
         assert snapshot(db) == snapshot(reference)
         assert reported(db)[-1] == n
+
+
+# --- the station's tick, over a real broker -------------------------------------------------
+
+
+def positions(engine: Engine) -> dict[str, tuple[int, int]]:
+    with engine.connect() as conn:
+        return {p.agent_id: (p.applied, p.sent_through) for p in feed_positions(conn)}
+
+
+def gallery_messages(sub: Subscriber, timeout: float = 0.5) -> list[tuple[int, list[int]]]:
+    """(size, seqs) of each ``gallery`` message that arrived by now."""
+    found = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            message = sub.messages.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        if message.channel == "gallery":
+            found.append((len(message.payload), [c["seq"] for c in message.json()["changes"]]))
+    return found
+
+
+@pytest.fixture
+def station(broker: Mosquitto, tmp_path: Path) -> Iterator[Station]:
+    """The real station on `broker` with no ticks of its own (the tests run the feed's)."""
+    station = Station(station_config(f"sqlite:///{tmp_path / 'station.db'}", broker), ticks=[])
+    station.start()
+    try:
+        assert station.wait_connected(15), "the station did not connect"
+        yield station
+    finally:
+        station.stop()
+
+
+def test_the_station_catches_a_box_up_in_bounded_messages(
+    broker: Mosquitto, station: Station, tmp_path: Path
+) -> None:
+    assert station.engine is not None
+    engine = station.engine
+    with engine.begin() as conn:
+        made = [
+            create_individual(conn, f"Bear {i:03d}", "anna", station_id="hq") for i in range(300)
+        ]
+    database = tmp_path / "boxz.db"
+    new_box(database).conn.close()
+    handler = gallery_feed_handler(database, "boxz", lambda: MODEL.sha256)  # reports 0
+    box = MqttPublisher(
+        MqttConfig(host=broker.host, port=broker.port, reconnect_min_s=0.2, reconnect_max_s=1.0),
+        agent_id="boxz", database=database, inbound={"gallery": handler},
+    )  # fmt: skip
+    sub = Subscriber(broker, "bearid-station/boxz/gallery")
+    sub.connect()
+    box.start()
+    try:
+        wait_until(lambda: "boxz" in positions(engine), 20, "box Z's position at the station")
+        tick = FeedTick(resend_s=60, max_message_bytes=4096, max_bytes_per_round=12_000)
+        outbound = Outbound("hq", station.links, "bearid-station/")
+        rounds, seen = 0, []
+        while positions(engine)["boxz"][0] < 300 and rounds < 60:
+            tick.tick(engine, outbound)
+            sent = gallery_messages(sub)
+            assert sum(size for size, _ in sent) < 12_000 + 4096 + 400 * len(sent)
+            seen += sent
+            rounds += 1
+        assert positions(engine)["boxz"] == (300, 300)
+        assert rounds >= 3  # 300 changes of ~110 bytes take several rounds
+        assert all(size < 4096 + 400 for size, _ in seen)  # the envelope adds a little
+        seqs = [s for _, chunk in seen for s in chunk]
+        assert seqs == sorted(seqs) and set(seqs) == set(range(1, 301))
+        db = open_database(database)
+        assert gallery.get_individual(db, made[-1]).name == "Bear 299"
+        db.conn.close()
+    finally:
+        box.stop()
+        sub.close()
+
+
+def test_unanswered_sends_go_again_backing_off_and_wait_while_the_box_is_offline(
+    broker: Mosquitto, station: Station
+) -> None:
+    assert station.engine is not None
+    engine = station.engine
+    with engine.begin() as conn:
+        create_individual(conn, "Otis", "anna", station_id="hq")
+    stream = str(uuid.uuid4())
+    report = outbox.stamped(feed_payload("ghost", 0), stream, 1)
+    publish(broker, [("bearid/ghost/status", "online"), ("bearid/ghost/feed", report)])
+    wait_until(lambda: "ghost" in positions(engine), 20, "the ghost box's position")
+    sub = Subscriber(broker, "bearid-station/ghost/gallery")
+    sub.connect()
+    try:
+        tick = FeedTick(resend_s=0.6, max_resend_s=5.0)
+        outbound = Outbound("hq", station.links, "bearid-station/")
+        sends: list[float] = []
+        start = time.monotonic()
+        while time.monotonic() - start < 4.0:
+            tick.tick(engine, outbound)
+            sends += [time.monotonic() - start for _ in gallery_messages(sub, 0.1)]
+        # sent at once, then again after 0.6 s, 1.2 s more, 2.4 s more (no answer came)
+        assert len(sends) == 3, sends
+        assert 0.5 < sends[1] - sends[0] < 1.2 and 1.1 < sends[2] - sends[1] < 2.0
+        publish(broker, [("bearid/ghost/status", "offline")])
+        wait_until(lambda: not _online(engine, "ghost"), 10, "the ghost box offline")
+        with engine.begin() as conn:
+            create_individual(conn, "Grazer", "anna", station_id="hq")
+        for _ in range(5):
+            tick.tick(engine, outbound)
+        assert gallery_messages(sub) == []  # nothing for a box that is away
+        publish(broker, [("bearid/ghost/status", "online")])
+        wait_until(lambda: _online(engine, "ghost"), 10, "the ghost box back online")
+        tick.tick(engine, outbound)
+        assert [seqs for _, seqs in gallery_messages(sub)] == [[1, 2]]  # everything, at once
+    finally:
+        sub.close()
+
+
+def _online(engine: Engine, agent_id: str) -> bool:
+    with engine.connect() as conn:
+        return next(p.online for p in feed_positions(conn) if p.agent_id == agent_id)
