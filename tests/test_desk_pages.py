@@ -162,15 +162,15 @@ def test_an_assign_becomes_a_command_for_the_box_and_waits(
     # One decision at a time: the next waits until the box answered.
     again = client.post(f"/encounter/boxa/{world.review}/confirm", data={"csrf": token})
     assert flashes(again.text) == [
-        f"encounter {world.review} of boxa has a decision waiting for boxa (assign to {OTIS}, "
-        "by Anna): wait until the box answers it"
+        f"encounter {world.review} of boxa has a decision waiting for boxa (assign to Otis "
+        f"({OTIS}), by Anna): wait until the box answers it"
     ]
     # The queue keeps it, marked.
     queue = client.get("/queue").text
     card = queue.split(f'id="e-boxa-{world.review}"')[1].split("</article>")[0]
     assert "waiting for boxa" in card
     decisions = client.get("/decisions").text
-    assert f"assign to {OTIS}" in decisions and "waiting for boxa" in decisions
+    assert f"assign to Otis ({OTIS})" in decisions and "waiting for boxa" in decisions
 
 
 def test_refusals_word_for_word(world: DeskWorld, client: TestClient) -> None:

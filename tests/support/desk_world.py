@@ -9,16 +9,23 @@ chips by the fleet gallery's `add_box_reference`.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from sqlalchemy import Engine
+from starlette.applications import Starlette
 
 from bearagent.decisions import Decision, DecisionRule, Outcome
 from bearagent.matching.knn import Candidate
+from bearagent.webkit.server import uvicorn_settings
 from bearagent.wire.payloads import (
     ChipRef,
     EncounterRef,
@@ -31,6 +38,7 @@ from bearstation.config import StationConfig
 from bearstation.fleet.gallery_ingest import add_box_reference
 from bearstation.media.records import store_chip
 from bearstation.media.store import MediaStore
+from support.broker import free_port
 from support.station_chips import jpeg_chip, upload
 from support.station_world import fresh_engine, ingest
 
@@ -186,3 +194,24 @@ def build_desk_world(db_url: str, tmp_path: Path, **desk: Any) -> DeskWorld:
             for sha in world.shas[encounter_id]:
                 add_box_reference(conn, "boxa", owner, sha, MODEL.sha256, datetime.now(UTC))
     return world
+
+
+@contextmanager
+def served_desk(app: Starlette, config: StationConfig) -> Iterator[str]:
+    """The desk on a real uvicorn with the settings `bear-station review` uses (TLS, trusted
+    proxies), on a free port of 127.0.0.1; yields its base URL."""
+    port = free_port()
+    settings = {**uvicorn_settings(config.desk), "host": "127.0.0.1", "port": port}
+    server = uvicorn.Server(uvicorn.Config(app, **settings))
+    thread = threading.Thread(target=server.run, name="desk-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"{'https' if 'ssl_certfile' in settings else 'http'}://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)

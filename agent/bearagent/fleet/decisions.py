@@ -25,6 +25,8 @@ from bearagent.fleet import decision_records as records
 from bearagent.fleet.decision_payloads import refusal_payload
 from bearagent.fleet.decision_records import DeskDecision
 from bearagent.fleet.inbound import StationMessage
+from bearagent.gallery import get_individual
+from bearagent.gallery.errors import UnknownIndividual
 from bearagent.mqtt import outbox
 from bearagent.review.actions import ActionResult, Reviewer, ReviewService, refusals
 from bearagent.review.actions.audit import identity
@@ -124,6 +126,7 @@ class DecisionHandler:
                 return service.confirm(db, d.encounter_id, who)
             if d.action == "assign":
                 assert d.individual_id is not None
+                _check_individual(db, d.individual_id)
                 return service.assign(db, d.encounter_id, d.individual_id, who)
             if d.action == "create":
                 assert d.name is not None
@@ -197,6 +200,17 @@ class DecisionHandler:
             self._recalibrator = Recalibrator(cfg.agent.database_path, cfg)
             self._service = ReviewService(cfg, embedder, self._recalibrator.request)
         return self._service
+
+
+def _check_individual(db: sqlite_utils.Database, individual_id: str) -> None:
+    """NotFound, in the desk's terms, when this box's gallery lacks the individual."""
+    try:
+        get_individual(db, individual_id)
+    except UnknownIndividual:
+        raise NotFound(
+            f"no individual {individual_id!r} on this box: the fleet gallery's feed has not "
+            "brought it yet; decide again once the box has it"
+        ) from None
 
 
 def _state_of(db: sqlite_utils.Database, encounter_id: str) -> Identity:

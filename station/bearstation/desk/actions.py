@@ -140,7 +140,7 @@ def assign(
                 "assign the encounter to it"
             )
     command = new_command(conn, who, agent_id, encounter_id, "assign", _now(),
-                          individual_id=target.id)  # fmt: skip
+                          individual_id=target.id, name=target.name)  # fmt: skip
     return _sent(row, f"assign {{where}} to {target.label}", command)
 
 

@@ -135,7 +135,8 @@ def body_of(command: CommandView) -> dict[str, Any]:
     return decision_body(
         command_id=command.command_id, encounter_id=command.encounter_id,
         action=command.action,  # type: ignore[arg-type]  # checked when it was made
-        by=command.by, individual_id=command.individual_id, name=command.name,
+        by=command.by, individual_id=command.individual_id,
+        name=command.name if command.action == "create" else None,
         files=command.files, note=command.note, undoes=command.undoes,
     )  # fmt: skip
 

@@ -67,7 +67,8 @@ class CommandView:
     def what(self) -> str:
         """The decision in a few words."""
         if self.action == "assign":
-            return f"assign to {self.individual_id}"
+            named = f"{self.name} ({self.individual_id})" if self.name else self.individual_id
+            return f"assign to {named}"
         if self.action == "create":
             return f"new individual {self.name!r}"
         if self.action == "reject":
