@@ -88,6 +88,79 @@ def _top(by_individual: NDArray[np.float32], k: int) -> tuple[FloatArray, IntArr
     return out, ids
 
 
+@dataclass
+class _Layout:
+    """The gallery's references grouped by owner, and which encounter each row is."""
+
+    refs: NDArray[np.float32]  # rows sorted by owner
+    starts: IntArray  # first row of each individual
+    names: list[str]  # each individual's id
+    encounter_of: IntArray  # each row's encounter
+    enc_owner: IntArray  # each encounter's individual
+    pairs: list[str]  # each row's "individual\x00encounter"
+
+    @property
+    def per_individual(self) -> IntArray:
+        """Encounters of each individual."""
+        return np.bincount(self.enc_owner, minlength=len(self.starts))
+
+
+def _layout(embeddings: NDArray[np.float32], individuals: list[str], encounters: list[str]
+            ) -> _Layout:  # fmt: skip
+    owner_of, _ = factorize(individuals)
+    order = np.argsort(owner_of, kind="stable")
+    grouped = bool(np.all(order == np.arange(len(order))))  # as the database returns them
+    refs = np.asarray(embeddings, np.float32)
+    refs = refs if grouped else refs[order]  # no second copy of a large gallery when grouped
+    owner = owner_of[order]
+    first = np.append(True, owner[1:] != owner[:-1])
+    names = [individuals[i] for i in order[first].tolist()]
+    pairs = [f"{individuals[i]}\x00{encounters[i]}" for i in order.tolist()]
+    encounter_of, n_encounters = factorize(pairs)
+    enc_owner = np.zeros(n_encounters, np.int64)
+    enc_owner[encounter_of] = owner
+    return _Layout(refs, np.flatnonzero(first), names, encounter_of, enc_owner, pairs)
+
+
+class _Collected:
+    """The per-query results of `leave_out`, filled block by block."""
+
+    def __init__(self, n: int) -> None:
+        self.cohort = np.full((n, COHORT_SIZE + 1), np.nan)
+        self.cohort_ids = np.full((n, COHORT_SIZE + 1), -1, np.int64)
+        self.own_sim = np.full(n, np.nan)
+        self.strangers = np.full((n, NEIGHBOURS), np.nan)
+        self.s_best = np.full(n, -1, np.int64)
+        self.genuine: list[FloatArray] = []
+        self.g_best: list[IntArray] = []
+        self.g_row: list[IntArray] = []
+
+    def block(self, g: _Layout, rows: IntArray, q: IntArray, rows_of: dict[int, IntArray]
+              ) -> None:  # fmt: skip
+        """Search one block of query encounters `q` (result rows `rows`)."""
+        means = np.stack([g.refs[rows_of[e]].sum(axis=0) for e in q.tolist()])
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        sims = means @ g.refs.T  # (B, N)
+        own, block = g.enc_owner[q], np.arange(len(q))
+        alone = np.maximum.reduceat(sims, g.starts, axis=1)  # (B, M)
+        alone[block, own] = -np.inf  # leave the whole individual out: a stranger
+        top, top_ids = _top(alone, max(NEIGHBOURS, COHORT_SIZE + 1))
+        self.strangers[rows], self.s_best[rows] = top[:, :NEIGHBOURS], top_ids[:, 0]
+        self.cohort[rows] = top[:, : COHORT_SIZE + 1]
+        self.cohort_ids[rows] = top_ids[:, : COHORT_SIZE + 1]
+        for r, e in zip(block.tolist(), q.tolist(), strict=True):
+            sims[r, rows_of[e]] = -np.inf  # leave the query's own encounter out
+        left = np.maximum.reduceat(sims, g.starts, axis=1)
+        own_value = left[block, own].astype(np.float64)
+        has_more = g.per_individual[own] >= 2
+        self.own_sim[rows] = np.where(has_more & np.isfinite(own_value), own_value, np.nan)
+        if has_more.any():
+            g_top, g_ids = _top(left[has_more], NEIGHBOURS)
+            self.genuine.append(g_top)
+            self.g_best.append(g_ids[:, 0])
+            self.g_row.append(rows[has_more])
+
+
 def leave_out(
     embeddings: NDArray[np.float32],
     individuals: list[str],
@@ -96,73 +169,32 @@ def leave_out(
     seed: int = 0,
 ) -> LeaveOut:
     """The genuine and stranger queries of a gallery, and its cohort (module docstring)."""
-    owner_of, _ = factorize(individuals)
-    order = np.argsort(owner_of, kind="stable")
-    grouped = bool(np.all(order == np.arange(len(order))))  # as the database returns them
-    refs = np.asarray(embeddings, np.float32)
-    refs = refs if grouped else refs[order]  # no second copy of a large gallery when grouped
-    owner = owner_of[order]
-    names = [individuals[i] for i in order[np.append(True, owner[1:] != owner[:-1])].tolist()]
-    pairs = [f"{individuals[i]}\x00{encounters[i]}" for i in order.tolist()]
-    encounter_of, n_encounters = factorize(pairs)
-    starts = np.flatnonzero(np.append(True, owner[1:] != owner[:-1]))
-    enc_owner = np.zeros(n_encounters, np.int64)
-    enc_owner[encounter_of] = owner
-    per_individual = np.bincount(enc_owner, minlength=len(starts))
+    g = _layout(embeddings, individuals, encounters)
+    n_encounters = len(g.enc_owner)
     queries = np.arange(n_encounters)
     if n_encounters > max_queries:
         queries = np.sort(np.random.default_rng(seed).choice(queries, max_queries, replace=False))
-    rows_of = _rows_of_encounters(encounter_of, queries)
-    first_row = np.zeros(n_encounters, np.int64)
-    first_row[encounter_of[::-1]] = np.arange(len(encounter_of))[::-1]
-    split = (pairs[int(first_row[q])].partition("\x00") for q in queries.tolist())
-    keys = tuple((who, key) for who, _, key in split)
-    depth = max(NEIGHBOURS, COHORT_SIZE + 1)
-    n_q = len(queries)
-    cohort = np.full((n_q, COHORT_SIZE + 1), np.nan)
-    cohort_ids = np.full((n_q, COHORT_SIZE + 1), -1, np.int64)
-    own_sim = np.full(n_q, np.nan)
-    strangers = np.full((n_q, NEIGHBOURS), np.nan)
-    s_best = np.full(n_q, -1, np.int64)
-    genuine, g_best, g_row = [], [], []
-    for lo in range(0, n_q, _BLOCK):
+    rows_of = _rows_of_encounters(g.encounter_of, queries)
+    out = _Collected(len(queries))
+    for lo in range(0, len(queries), _BLOCK):
         q = queries[lo : lo + _BLOCK]
-        rows = np.arange(lo, lo + len(q))
-        means = np.stack([refs[rows_of[e]].sum(axis=0) for e in q.tolist()])
-        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-        sims = means @ refs.T  # (B, N)
-        own = enc_owner[q]
-        block = np.arange(len(q))
-        alone = np.maximum.reduceat(sims, starts, axis=1)  # (B, M)
-        alone[block, own] = -np.inf  # leave the whole individual out: a stranger
-        top, top_ids = _top(alone, depth)
-        strangers[rows] = top[:, :NEIGHBOURS]
-        s_best[rows] = top_ids[:, 0]
-        cohort[rows], cohort_ids[rows] = top[:, : COHORT_SIZE + 1], top_ids[:, : COHORT_SIZE + 1]
-        for r, e in zip(block.tolist(), q.tolist(), strict=True):
-            sims[r, rows_of[e]] = -np.inf  # leave the query's own encounter out
-        left = np.maximum.reduceat(sims, starts, axis=1)
-        own_value = left[block, own].astype(np.float64)
-        has_more = per_individual[own] >= 2
-        own_sim[rows] = np.where(has_more & np.isfinite(own_value), own_value, np.nan)
-        if has_more.any():
-            g_top, g_ids = _top(left[has_more], NEIGHBOURS)
-            genuine.append(g_top)
-            g_best.append(g_ids[:, 0])
-            g_row.append(rows[has_more])
-    enrolment = EnrolmentRows(enc_owner[queries], cohort, cohort_ids, own_sim)
+        out.block(g, np.arange(lo, lo + len(q)), q, rows_of)
+    first_row = np.zeros(n_encounters, np.int64)
+    first_row[g.encounter_of[::-1]] = np.arange(len(g.encounter_of))[::-1]
+    split = (g.pairs[int(first_row[q])].partition("\x00") for q in queries.tolist())
     cat = np.concatenate
-    g_best_all = cat(g_best) if g_best else np.zeros(0, np.int64)
-    g_row_all = cat(g_row) if g_row else np.zeros(0, np.int64)
+    g_best = cat(out.g_best) if out.g_best else np.zeros(0, np.int64)
+    g_row = cat(out.g_row) if out.g_row else np.zeros(0, np.int64)
+    owners = g.enc_owner[queries]
     return LeaveOut(
-        genuine=cat(genuine) if genuine else np.zeros((0, NEIGHBOURS)),
-        genuine_best=g_best_all,
-        genuine_row=g_row_all,
-        correct=g_best_all == enc_owner[queries][g_row_all],
-        strangers=strangers,
-        strangers_best=s_best,
-        strangers_owner=enc_owner[queries],
-        eligible=int((per_individual >= 2).sum()),
-        cohort=Cohort(names, enrolment),
-        encounter_keys=keys,
+        genuine=cat(out.genuine) if out.genuine else np.zeros((0, NEIGHBOURS)),
+        genuine_best=g_best,
+        genuine_row=g_row,
+        correct=g_best == owners[g_row],
+        strangers=out.strangers,
+        strangers_best=out.s_best,
+        strangers_owner=owners,
+        eligible=int((g.per_individual >= 2).sum()),
+        cohort=Cohort(g.names, EnrolmentRows(owners, out.cohort, out.cohort_ids, out.own_sim)),
+        encounter_keys=tuple((who, key) for who, _, key in split),
     )
