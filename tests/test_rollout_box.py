@@ -228,3 +228,28 @@ def test_a_gallery_whose_images_are_gone_keeps_its_model(
     )
     assert box_rows(box, "SELECT count(*) FROM rollout_staged") == [(0,)]
     assert not model_path(box.database.parent, sha).exists()
+
+
+def test_a_model_the_state_folder_has_no_room_for_is_refused_before_fetching(
+    tmp_path: Path, box: Box, broker: Mosquitto, subscribe: Callable[..., Subscriber]
+) -> None:
+    model = write_sized_embedder(tmp_path / "r" / "near.onnx", 48, name="near")
+    body = {**offer_body(model), "size": 2**50}  # a petabyte: no box has room for it
+    fetches = subscribe(broker, "bearid/boxa/fetch")
+    link = PahoLink(broker)
+    try:
+        link.publish("bearid-station/boxa/offer",
+                     station_message("offer", body, datetime.now(UTC)))  # fmt: skip
+        wait(lambda: offered(box).get(body["sha256"][:8], ("",))[0] == "refused", "the refusal")
+    finally:
+        link.close()
+    reason = offered(box)[body["sha256"][:8]][1]
+    state = box.database.parent
+    assert reason is not None and reason.startswith(
+        f"the model needs {2**50 / 2**20:.1f} MiB in {state}, which has "
+    )
+    assert reason.endswith(
+        " MiB free (and keeps 64 MiB for the database): free space there, then publish the "
+        "model again"
+    )
+    assert fetches.drain() == []

@@ -46,9 +46,7 @@ def sampled(path: Path, stop: threading.Event) -> tuple[threading.Thread, list[i
 def test_an_interrupted_fetch_resumes_where_it_stopped(
     tmp_path: Path, mosquitto_binary: str, subscribe: Callable[..., Subscriber]
 ) -> None:
-    model = write_sized_embedder(
-        tmp_path / "release" / "pixel-48.onnx", padding_bytes=3 * 2**20
-    )
+    model = write_sized_embedder(tmp_path / "release" / "pixel-48.onnx", padding_bytes=3 * 2**20)
     fleet = Fleet(tmp_path, mosquitto_binary, boxes=("boxa",), station=SLOW)
     restore_galleries(fleet)
     with fleet:

@@ -24,6 +24,7 @@ from bearstation.rollout.config import RolloutConfig
 from bearstation.rollout.errors import ModelNotPublishable, UnknownBox
 from bearstation.rollout.files import ModelFiles
 from bearstation.rollout.publish import publish_model
+from bearstation.rollout.status import summary
 from bearstation.rollout.tick import RolloutTick
 from bearstation.tables import box_models, media, model_fetches, model_offers
 from support.broker import Mosquitto
@@ -113,6 +114,11 @@ def test_the_cli_publishes_and_shows_which_box_runs_what(
     ingest(engine, [box_message("boxb", "model", model_report(
         "boxb", sha256=sha, name="pixel-48", state="fetching", received=1000,
         size=model.stat().st_size), 3)])  # fmt: skip
+    with engine.connect() as conn:
+        assert summary(conn) == (
+            f"models: boxa runs pixel-48 ({sha[:12]}); offers: 1 in progress, 0 refused "
+            "(see 'bear-station model status')"
+        )
     status = cli.invoke(station_cli, ["model", "status", "--db", station_db])
     assert status.exit_code == 0, status.output
     lines = status.output.splitlines()

@@ -41,6 +41,25 @@ def sha256_of_file(path: Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def local_copy(state_dir: Path, configured: Path, sha256: str) -> Path | None:
+    """A file of this model already on the box: fetched before, or the configured model."""
+    fetched = model_path(state_dir, sha256)
+    if fetched.is_file():
+        return fetched
+    if configured.is_file() and sha256_of_file(configured) == sha256:
+        return configured
+    return None
+
+
+def prune_models(state_dir: Path, keep: list[Path]) -> None:
+    """Remove fetched models (and partial files) but those in `keep`."""
+    kept = {p.name for p in keep if p.parent.name == MODELS_FOLDER}
+    folder = state_dir / MODELS_FOLDER
+    for path in folder.glob("*") if folder.is_dir() else []:
+        if path.name.split(".", 1)[0] + ".onnx" not in kept:
+            path.unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class Download:
     """One file being fetched: `final` once checked, ``<final>.part`` until then."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +45,21 @@ MAX_CHIP_TRANSFERS = 16
 REPORT_S = 10.0
 #: Switches tried (each one stops and restarts the chip worker) before giving up.
 MAX_SWITCH_TRIES = 3
+#: Free space a fetch leaves in the state folder (the database must go on growing).
+ROOM_SPARE = 64 * 2**20
 _MODEL_ADVICE = "the copy at the station or on the way is bad; publish the model again"
 _CHIP_ADVICE = "the station's copy of this reference chip is bad"
+
+
+def _check_room(state_dir: Path, needed: int) -> None:
+    """Refuse a model the state folder has no room for (with `ROOM_SPARE` to spare)."""
+    free = shutil.disk_usage(state_dir).free
+    if free < needed + ROOM_SPARE:
+        raise ModelRefused(
+            f"the model needs {needed / 2**20:.1f} MiB in {state_dir}, which has "
+            f"{free / 2**20:.1f} MiB free (and keeps {ROOM_SPARE // 2**20} MiB for the "
+            "database): free space there, then publish the model again"
+        )
 
 
 class ModelSwitcher(Protocol):
@@ -65,7 +79,8 @@ class Context:
     db: sqlite_utils.Database
     send: Callable[[str, str], None]  # (channel, JSON text): into the outbox, wake the publisher
     switcher: ModelSwitcher
-    now: float
+    clock: Callable[[], float]
+    now: float  # clock() when the step began
 
     @property
     def state_dir(self) -> Path:
@@ -89,6 +104,7 @@ class RolloutJob:
     staged: int = 0
     tries: int = 0
     times: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    switch_parts: dict[str, float] = field(default_factory=dict)  # seconds, the last switch
     phase_at: float = 0.0
     reported_at: float = -math.inf
 
@@ -142,6 +158,8 @@ class RolloutJob:
     def _fetch(self, ctx: Context) -> bool:
         transfer = self.model
         if transfer is not None and not transfer.download.done:
+            if transfer.asked_until == 0:
+                _check_room(ctx.state_dir, self.offer.size - transfer.download.length())
             if not transfer.complete:
                 for offset, length in transfer.requests(ctx.now):
                     ctx.send("fetch", fetch_request(ctx.cfg.agent.id, sha256=self.offer.sha256,
@@ -229,6 +247,7 @@ class RolloutJob:
     def _switch(self, ctx: Context) -> bool:
         assert self.embedder is not None
         switch = GallerySwitch(ctx.cfg, self.embedder, self.path)
+        start = ctx.clock()
         try:
             ctx.switcher.swap_embedder(self.embedder, switch)
         except (SwitchDeferred, StoreError) as e:
@@ -244,5 +263,8 @@ class RolloutJob:
             raise ModelRefused(str(e)) from e
         self.adopted = True
         self.staged = switch.moved  # every reference, staged before a restart too
-        self._enter("done", ctx.now)
+        self.switch_parts = {k: round(v, 3) for k, v in switch.seconds.items()}
+        # The rest of the swap: the old worker finishing its batch, the new one starting.
+        self.switch_parts["worker"] = round(ctx.clock() - start - sum(switch.seconds.values()), 3)
+        self._enter("done", ctx.clock())
         return True

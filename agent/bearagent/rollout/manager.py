@@ -10,6 +10,7 @@ the model it ran before (for a quick rollback) and removes older ones.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -27,7 +28,7 @@ from bearagent.modelcard import sidecar_path
 from bearagent.mqtt import outbox
 from bearagent.rollout import offers, staging
 from bearagent.rollout.errors import ModelRefused
-from bearagent.rollout.files import MODELS_FOLDER, Download, model_path, sha256_of_file
+from bearagent.rollout.files import Download, local_copy, model_path, prune_models
 from bearagent.rollout.handlers import Chunk, ChunkHandler, OfferHandler
 from bearagent.rollout.job import Context, ModelSwitcher, RolloutJob
 from bearagent.rollout.offers import Offer
@@ -175,6 +176,11 @@ class RolloutManager:
             log.error("model rollout: %s; trying again", e)
             self._stop.wait(5.0)
             return False
+        except OSError as e:  # the state folder cannot take the files
+            self._refuse(db, job, f"cannot write the model's files in {self.state_dir} "
+                         f"({e.strerror}): free space there or fix its permissions, then "
+                         "publish the model again")  # fmt: skip
+            return True
         if job.phase == "done":
             self._switched(job)
         return worked
@@ -221,22 +227,12 @@ class RolloutManager:
 
     def _new_job(self, offer: Offer) -> RolloutJob:
         now = self.clock()
-        local = self._local_copy(offer.sha256)
+        local = local_copy(self.state_dir, self.cfg.runtime.model, offer.sha256)
         if local is not None:
             return RolloutJob(offer, local, None, "verifying", now, phase_at=now)
         path = model_path(self.state_dir, offer.sha256)
         transfer = Transfer(Download(path, offer.sha256), size=offer.size)
         return RolloutJob(offer, path, transfer, "fetching", now, phase_at=now)
-
-    def _local_copy(self, sha256: str) -> Path | None:
-        """A file of this model already on the box: fetched before, or the configured one."""
-        fetched = model_path(self.state_dir, sha256)
-        if fetched.is_file():
-            return fetched
-        configured = self.cfg.runtime.model
-        if configured.is_file() and sha256_of_file(configured) == sha256:
-            return configured
-        return None
 
     def _refuse(self, db: sqlite_utils.Database, job: RolloutJob, reason: str) -> None:
         log.warning("refused model %s (%s): %s", job.offer.name, job.offer.sha256[:12], reason)
@@ -271,20 +267,14 @@ class RolloutManager:
             self._status["last_rollout"] = {"sha256": job.offer.sha256, "name": job.offer.name,
                                             "seconds": round(total, 3), "references": job.staged,
                                             "phases": {k: round(v, 3) for k, v in
-                                                       job.times.items()}}  # fmt: skip
-        self._remove_old_models()
-
-    def _remove_old_models(self) -> None:
-        """Keep the running model and the one before it; remove other fetched files."""
-        keep = {p.name for p in (self._previous, self._running.path if self._running else None)
-                if p is not None and p.parent.name == MODELS_FOLDER}  # fmt: skip
-        folder = self.state_dir / MODELS_FOLDER
-        for path in folder.glob("*") if folder.is_dir() else []:
-            if path.name.split(".", 1)[0] + ".onnx" not in keep:
-                path.unlink(missing_ok=True)
+                                                       job.times.items()},
+                                            "switch": job.switch_parts}  # fmt: skip
+        keep = [p for p in (self._previous, job.path) if p is not None]
+        prune_models(self.state_dir, keep)
 
     def _context(self, db: sqlite_utils.Database) -> Context:
-        return Context(self.cfg, db, lambda c, t: self._send(db, c, t), self.switcher, self.clock())
+        send = functools.partial(self._send, db)
+        return Context(self.cfg, db, send, self.switcher, self.clock, self.clock())
 
     def _send(self, db: sqlite_utils.Database, channel: str, text: str) -> None:
         checked: Channel = check_channel(channel)

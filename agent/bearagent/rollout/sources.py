@@ -2,10 +2,10 @@
 
 A reference's ``source`` is the image it was made from: an absolute path (enrolled from a
 folder), a chip's path relative to its watch root (a provisional bear's chips; the file
-ledger knows its root and SHA-256), or ``sha256:<hex>`` (a chip known only by its hash,
-e.g. from the fleet gallery). Looked for, in order: the file itself, the chip under its
-watch root, the chips this box fetched before; a chip whose hash is known and whose file
-is gone (or changed) is fetched from the station's media store by that hash.
+ledger knows its root and SHA-256), or ``fleet:<sha256>`` (a chip of another box, from
+the fleet gallery's feed, known by its hash). Looked for, in order: the file itself, the
+chip under its watch root, the chips this box fetched before; a chip whose hash is known
+and whose file is gone (or changed) is fetched from the station's media store by it.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from pathlib import Path
 
 import sqlite_utils
 
+from bearagent.fleet.feed_apply import FLEET_SOURCE as HASH_SOURCE
 from bearagent.rollout.files import chip_path
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-#: The source of a reference known only by its chip's hash.
-HASH_SOURCE = "sha256:"
 
 
 @dataclass(frozen=True)

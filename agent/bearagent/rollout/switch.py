@@ -3,16 +3,20 @@
 `model_in_use` is what the agent opens at start: the model it switched to last, while the
 configuration still names the model it named then (a model set by hand afterwards wins).
 `GallerySwitch` runs while the chip worker is stopped (`Agent.swap_embedder`): it stages
-the few references added since staging began, then in ONE transaction moves every staged
-vector into the gallery, checks that the tracks can work with the new model, records the
-model in use and the offer as switched, and queues the ``switched`` report. A failure
-rolls everything back and the worker goes on with the old model.
+the few references added since staging began (the worker's last chips, the fleet
+gallery's feed), then in ONE transaction, which no new reference can enter, moves every
+staged vector into the gallery, checks that the tracks can work with the new model,
+records the model in use and the offer as switched, and queues the ``switched`` report.
+A failure rolls everything back and the worker goes on with the old model.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +38,9 @@ from bearagent.runtime.base import Embedder
 from bearagent.store import open_database, transaction
 
 log = logging.getLogger(__name__)
+
+#: Rounds of staging the references added meanwhile before the switch's transaction.
+CATCH_UP_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -99,22 +106,38 @@ class GallerySwitch:
     embedder: Embedder  # the new model's, verified and warmed up
     path: Path
     moved: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # catch_up, commit, recalibrate
 
     def __call__(self) -> None:
         db = open_database(self.cfg.agent.database_path)
         try:
             ensure_schema(db)
-            self._catch_up(db)
-            with transaction(db):
-                self._commit(db)
+            for _ in range(CATCH_UP_TRIES):
+                with self._timed("catch_up"):
+                    self._catch_up(db)
+                with self._timed("commit"), transaction(db):  # nothing can add references now
+                    if not staging.unstaged(db, self.embedder.card.model.sha256 or "", 1):
+                        self._commit(db)
+                        break
+            else:
+                raise SwitchDeferred("references keep arriving (the fleet gallery's feed?)")
             card = self.embedder.card
-            done = recalibrate(db, card.model.sha256 or "", card.decision, self.cfg.decision,
-                               when="stale")  # fmt: skip
+            with self._timed("recalibrate"):
+                done = recalibrate(db, card.model.sha256 or "", card.decision, self.cfg.decision,
+                                   when="stale")  # fmt: skip
             if done.result is not None:
                 log.info("gallery calibration for %s (%s): %s", card.model.name, done.score,
                          done.note)  # fmt: skip
         finally:
             db.conn.close()
+
+    @contextmanager
+    def _timed(self, part: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - start
 
     def _catch_up(self, db: sqlite_utils.Database) -> None:
         """Stage references added since staging began (chips the worker just recorded)."""
@@ -144,10 +167,19 @@ class GallerySwitch:
 
 
 def _check_tracks(embedder: Embedder, cfg: AgentConfig, db: sqlite_utils.Database) -> None:
-    """The tracks' same-individual similarity can be had for the new model (as at start)."""
+    """The tracks' same-individual similarity can be had for the new model (as at start).
+
+    Only a card with neither tracks nor a threshold to fall back on can fail, and only it
+    needs the calibration on the gallery here (the new worker makes it again at start).
+    """
     from bearagent.app import same_individual  # the agent's one policy; app imports us
 
+    card = embedder.card
+    if cfg.encounter.same_individual is not None or card.tracks is not None:
+        return
+    if card.decision.unknown_threshold is not None:
+        return
     try:
-        same_individual(embedder.card, cfg, db)
+        same_individual(card, cfg, db)
     except BearIdError as e:
         raise ModelRefused(str(e)) from e
