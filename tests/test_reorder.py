@@ -29,13 +29,14 @@ class Clock:
         return self.now
 
 
-def decoded(camera: str, seconds: float, name: str, sha: str | None = None) -> Decoded:
+def decoded(
+    camera: str, seconds: float, name: str, sha: str | None = None, in_order: bool = False
+) -> Decoded:
     src = ChipSource(Path("/traps") / name, Path("/traps"), name, "north", camera)
     ident = FileIdentity("/traps", name, 1, 1, sha or name)
     when = T0 + timedelta(seconds=seconds)
-    return Decoded(
-        Arrival(src, 0.0), ident, np.zeros((2, 2, 3), np.uint8), CaptureTime(when, "exif")
-    )
+    arrival = Arrival(src, 0.0, in_order=in_order)
+    return Decoded(arrival, ident, np.zeros((2, 2, 3), np.uint8), CaptureTime(when, "exif"))
 
 
 def names(held: list) -> list[str]:  # type: ignore[type-arg]
@@ -80,6 +81,16 @@ def test_a_file_handed_on_twice_waits_once_and_a_copy_is_a_duplicate() -> None:
     )
     assert names(window.due()) == ["a"]
     assert [c.arrival.source.relative for c in copies] == ["b"]
+
+
+def test_a_backlog_chip_does_not_wait_and_takes_the_earlier_ones_along() -> None:
+    clock = Clock()
+    window = CaptureOrderWindow(5.0, clock)
+    window.add([decoded("cam1", 10, "live"), decoded("cam1", 90, "later")], np.zeros((2, 4)))
+    window.add([decoded("cam1", 20, "scan", in_order=True)], np.zeros((1, 4)))
+    assert names(window.due()) == ["live", "scan"]  # 'later' was captured after: it waits
+    clock.now += 5
+    assert names(window.due()) == ["later"]
 
 
 def test_no_window_passes_chips_straight_on() -> None:

@@ -13,6 +13,7 @@ import pytest
 from bearagent.app import Agent
 from bearagent.config import AgentConfig
 from bearagent.mqtt.config import plaintext_refused
+from bearagent.wire.topics import Topics
 from beartrain.synthetic import encode_jpeg
 from support.agent_checks import BEARAGENT, agent_settings, write_config
 from support.agent_world import World, drop, make_world
@@ -138,7 +139,7 @@ def test_camera_and_file_names_cannot_change_topics(
             got.append(everything.get(20))
     finally:
         agent.stop()
-    assert {m.topic for m in got} <= {"bearid/box1/status", "bearid/box1/sighting"}
+    assert {m.topic for m in got} <= set(Topics.build("bearid/{agent_id}/", "box1").all())
     sightings = [m.json() for m in got if m.topic == "bearid/box1/sighting"]
     assert {s["camera"] for s in sightings} == {HOSTILE_CAMERA}  # kept as data
     assert all(s["file"].startswith(f"north/{HOSTILE_CAMERA}/") for s in sightings)

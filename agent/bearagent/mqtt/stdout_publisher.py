@@ -1,8 +1,10 @@
 """The publisher for a box without a broker: events as JSON lines on stdout.
 
-The agent still records everything in SQLite; each outbox row is printed (one
-JSON object per line, with the topic it would have had under ``mqtt.topic_prefix``)
-and then deleted, in order.
+The agent still records everything in SQLite; each event row of the outbox
+(sighting, unknown, correction) is printed (one JSON object per line, with the topic
+it would have had under ``mqtt.topic_prefix``) and then deleted, in order. Rows meant
+for a station only (a gallery feed position, a model report) are deleted unprinted:
+without a broker there is no station.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sqlite_utils
 from bearagent.mqtt import outbox
 from bearagent.mqtt.base import PublisherCounters
 from bearagent.store import open_database, transaction
+from bearagent.wire.channels import EVENT_CHANNELS
 from bearagent.wire.topics import Topics
 
 
@@ -82,6 +85,8 @@ class StdoutPublisher:
     def _drain(self, db: sqlite_utils.Database) -> None:
         while rows := outbox.pending(db, 200):
             for row in rows:
+                if row.channel not in EVENT_CHANNELS:
+                    continue
                 line = {"topic": self.topics.of(row.channel), "payload": json.loads(row.payload)}
                 self._stream.write(json.dumps(line, ensure_ascii=False) + "\n")
             self._stream.flush()

@@ -38,6 +38,7 @@ class Arrival:
 
     source: ChipSource
     at: float  # time.monotonic() when the watcher handed it on
+    in_order: bool = False  # part of a scan handed on in capture order: no reorder wait
 
 
 @dataclass(frozen=True)

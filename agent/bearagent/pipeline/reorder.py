@@ -8,6 +8,9 @@ its camera captured before it, oldest first. A chip later than the window still 
 its encounter (the tracker amends ended encounters within their span plus the gap);
 the window only spares those amendments for the common, slightly late chip.
 
+A chip of a backlog scan comes already in capture order (`Arrival.in_order`): it does
+not wait, and takes with it the chips of its camera captured before it.
+
 Held chips are not in the ledger yet: a crash loses nothing (they are read again after
 the restart), and a file handed on again while held is dropped here as a repeat.
 """
@@ -68,7 +71,7 @@ class CaptureOrderWindow:
         now = self.clock()
         copies: list[Decoded] = []
         for d, e in zip(decoded, embeddings, strict=True):
-            item = Held(d, e, now)
+            item = Held(d, e, float("-inf") if d.arrival.in_order else now)
             sha = d.identity.sha256
             if item.key in self._files:
                 continue

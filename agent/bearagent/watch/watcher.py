@@ -87,12 +87,20 @@ class FolderWatcher:
     """Watches the roots and hands each complete chip file to `sink` (from several threads)."""
 
     def __init__(
-        self, cfg: WatchConfig, rules: PathRules, sink: Sink, order: Order | None = None
+        self,
+        cfg: WatchConfig,
+        rules: PathRules,
+        sink: Sink,
+        order: Order | None = None,
+        in_order_sink: Sink | None = None,
     ) -> None:
+        """`order` puts each scan's files in order; `in_order_sink` (default `sink`) takes
+        them, so the receiver knows they come in that order."""
         self.cfg = cfg
         self.rules = rules
         self.sink = sink
         self.order = order
+        self.in_order_sink = in_order_sink or sink
         self._pending: dict[
             Path, tuple[Path, int, int, float]
         ] = {}  # path -> root, size, mtime, since
@@ -216,10 +224,14 @@ class FolderWatcher:
                         ready.append(self.rules.source(path, root))
                 else:
                     self.track(path, root)
-        for source in self.order(ready) if self.order is not None else ready:
+        if self.order is None:
+            for source in ready:
+                self.sink(source)
+            return
+        for source in self.order(ready):
             if self._stop.is_set():
                 return
-            self.sink(source)
+            self.in_order_sink(source)
 
     def _rescan_loop(self) -> None:
         """Rescan at once after an overflow, and every `rescan_interval_s` (0: only then)."""
