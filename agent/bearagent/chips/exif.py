@@ -23,8 +23,8 @@ def read_capture_time(data: bytes) -> datetime | None:
     try:
         with Image.open(io.BytesIO(data)) as img:
             exif = img.getexif().get_ifd(EXIF_IFD)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+        return None  # unreadable headers (or a declared size far too large): no EXIF time
     raw = exif.get(DATETIME_ORIGINAL)
     if not isinstance(raw, str):
         return None
