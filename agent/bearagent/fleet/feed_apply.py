@@ -33,7 +33,13 @@ import numpy as np
 import sqlite_utils
 
 from bearagent.errors import BearIdError
-from bearagent.fleet.feed_state import merged_into, record_merge, take_merge
+from bearagent.fleet.feed_state import (
+    has_reference,
+    merged_into,
+    record_merge,
+    record_references,
+    take_merge,
+)
 from bearagent.gallery.errors import GalleryError
 from bearagent.gallery.individuals import MAX_NAME_LENGTH, find_by_name, validate_name
 from bearagent.gallery.references import add_references, gallery_models
@@ -72,7 +78,7 @@ def apply_change(
     if kind == "individual":
         return _individual(db, change)
     if kind == "references":
-        return _references(db, change, ctx)
+        return _references(db, seq, change, ctx)
     if kind == "merge":
         return _merge(db, seq, change)
     if kind == "split":
@@ -143,7 +149,9 @@ def _park_name(db: sqlite_utils.Database, name: str, owner: str) -> None:
     )  # fmt: skip
 
 
-def _references(db: sqlite_utils.Database, change: dict[str, Any], ctx: FeedContext) -> str:
+def _references(
+    db: sqlite_utils.Database, seq: int, change: dict[str, Any], ctx: FeedContext
+) -> str:
     individual_id, model = _text(change, "individual_id"), _text(change, "model_sha256")
     if model != ctx.model_sha256 or gallery_models(db) not in ([], [model]):
         return f"{individual_id}: references of model {model[:12]} skipped (not this box's)"
@@ -167,6 +175,7 @@ def _references(db: sqlite_utils.Database, change: dict[str, Any], ctx: FeedCont
         add_references(db, individual_id, np.stack(vectors), model, sources)
     except GalleryError as e:  # embeddings of another size: the fleet's model is not ours
         raise FeedChangeInvalid(f"feed change {change.get('seq')}: {e}") from None
+    record_references(db, individual_id, seq, [s[len(FLEET_SOURCE) :] for s in sources])
     return f"{individual_id}: {len(vectors)} reference(s) added"
 
 
@@ -183,10 +192,8 @@ def _reference(change: dict[str, Any], ref: Any) -> tuple[str, np.ndarray]:
 
 
 def _held(db: sqlite_utils.Database, sha256: str) -> bool:
-    """Whether this box has the chip already: a fleet reference, or a file it processed."""
-    if db.execute(
-        "SELECT 1 FROM reference_embeddings WHERE source = ?", [FLEET_SOURCE + sha256]
-    ).fetchone():
+    """Whether this box has the chip already: from the feed, or a file it processed."""
+    if has_reference(db, sha256):
         return True
     return db.execute("SELECT 1 FROM files WHERE sha256 = ?", [sha256]).fetchone() is not None
 

@@ -4,7 +4,9 @@
   (every change up to it, in order, exactly once), and when it moved;
 - ``feed_merges``: each merge the feed made here: which individual went into which,
   at which seq, and the rows it moved (references, sightings, encounters), so a
-  ``split`` can move them back.
+  ``split`` can move them back;
+- ``feed_references``: each reference chip the feed gave this box (by SHA-256), so it
+  is added once (and not again after a person removed it here).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ def _v1(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE feed_merges (source TEXT PRIMARY KEY, target TEXT NOT NULL,"
         " seq INTEGER NOT NULL, merged_at TEXT NOT NULL, moved TEXT NOT NULL DEFAULT '{}')"
+    )
+    db.execute(
+        "CREATE TABLE feed_references (sha256 TEXT PRIMARY KEY, individual_id TEXT NOT NULL,"
+        " seq INTEGER NOT NULL)"
     )
 
 
@@ -97,3 +103,19 @@ def merged_into(db: sqlite_utils.Database, individual_id: str) -> str | None:
             break
         current = found = str(row[0])
     return found
+
+
+def has_reference(db: sqlite_utils.Database, sha256: str) -> bool:
+    """Whether the feed gave this box the reference chip `sha256` already."""
+    found = db.execute("SELECT 1 FROM feed_references WHERE sha256 = ?", [sha256]).fetchone()
+    return found is not None
+
+
+def record_references(
+    db: sqlite_utils.Database, individual_id: str, seq: int, sha256s: list[str]
+) -> None:
+    """Remember the reference chips a feed change added (inside the transaction)."""
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO feed_references (sha256, individual_id, seq) VALUES (?, ?, ?)",
+        [(sha, individual_id, seq) for sha in sha256s],
+    )

@@ -126,8 +126,9 @@ def chunks(
         changes = feed_since(conn, after, batch)
         if not changes:
             break
+        vectors = reference_vectors(conn, changes)
         for change in changes:
-            wire = wire_change(conn, change)
+            wire = wire_change(change, vectors)
             cost = len(json.dumps(wire, ensure_ascii=False, separators=(",", ":"))) + 1
             if chunk and size + cost > max_bytes:
                 yield chunk, size
@@ -139,20 +140,33 @@ def chunks(
         yield chunk, size
 
 
-def wire_change(conn: Connection, change: FeedChange) -> dict[str, Any]:
+def reference_vectors(conn: Connection, changes: list[FeedChange]) -> dict[tuple[str, str], str]:
+    """(chip SHA-256, model) -> base64 embedding, of every ``references`` change (one query
+    per model)."""
+    wanted: dict[str, set[str]] = {}
+    for change in changes:
+        if change.kind == "references":
+            wanted.setdefault(change.body["model_sha256"], set()).update(change.body["sha256"])
+    found: dict[tuple[str, str], str] = {}
+    for model, shas in wanted.items():
+        rows = conn.execute(
+            select(embeddings.c.sha256, embeddings.c.vector).where(
+                embeddings.c.model_sha256 == model, embeddings.c.sha256.in_(sorted(shas))
+            )
+        )
+        for sha, vector in rows:
+            found[(sha, model)] = base64.b64encode(bytes(vector)).decode("ascii")
+    return found
+
+
+def wire_change(change: FeedChange, vectors: dict[tuple[str, str], str]) -> dict[str, Any]:
     """A change as a box reads it: seq, kind and its body (references with embeddings)."""
     body = dict(change.body)
     if change.kind == "references":
-        shas = list(body.pop("sha256"))
-        found = conn.execute(
-            select(embeddings.c.sha256, embeddings.c.vector).where(
-                embeddings.c.sha256.in_(shas), embeddings.c.model_sha256 == body["model_sha256"]
-            )
-        )
-        vectors = {sha: bytes(vector) for sha, vector in found}
+        model = body["model_sha256"]
         body["references"] = [
-            {"sha256": sha, "embedding": base64.b64encode(vectors[sha]).decode("ascii")}
-            for sha in shas
-            if sha in vectors
+            {"sha256": sha, "embedding": vectors[(sha, model)]}
+            for sha in body.pop("sha256")
+            if (sha, model) in vectors
         ]
     return {"seq": change.seq, "kind": change.kind, **body}
