@@ -279,3 +279,43 @@ embeddings = Table(
     Column("dim", Integer, nullable=False),
     Column("vector", LargeBinary, nullable=False),  # float32, little-endian
 )
+
+# The review desk (bearstation.desk): a person's decision about a box's encounter, waiting
+# for that box's correction (or its refusal), and the desk's own settings (the key that
+# signs its session cookies).
+
+desk_commands = Table(
+    "desk_commands",
+    metadata,
+    Column("command_id", String(36), primary_key=True),  # a UUID, sent with the decision
+    Column("agent_id", AGENT, nullable=False),  # the box that owns the encounter
+    Column("encounter_id", String(255), nullable=False),
+    Column("action", String(8), nullable=False),  # confirm | assign | create | reject | undo
+    Column("individual_id", String(255)),  # assign: the individual
+    Column("name", String(255)),  # create: the new individual's name; assign: the target's
+    Column("files", JSON),  # reject: the chips (NULL: all of the encounter's)
+    Column("note", Text),  # reject: the reason (not_a_bear | unusable)
+    Column("undoes", String(36)),  # undo: the command whose decision it reverses
+    Column("by", String(255), nullable=False),  # the name given at login
+    Column("client", String(255), nullable=False),  # the address it came from
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("state", String(8), nullable=False),  # waiting | applied | refused
+    Column("sends", Integer, nullable=False),  # decision messages sent so far
+    Column("sent_at", UtcDateTime),  # the last one
+    Column("answered_at", UtcDateTime),  # when the box's answer arrived
+    Column("answer_event_id", String(36)),  # the correction that answered it
+    Column("reason", Text),  # refused: the box's words
+    Index("ix_desk_commands_encounter", "agent_id", "encounter_id"),
+    Index("ix_desk_commands_state", "state"),
+)
+
+desk_settings = Table(
+    "desk_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+#: The desk's queue lists every box's encounters newest first: read in this order, a page
+#: stops after its 25 rows instead of sorting them all.
+Index("ix_encounters_started", encounters.c.started_at, encounters.c.id)

@@ -2,7 +2,7 @@
 errors are one-line ``Error: ...`` messages."""
 
 import bearstation.cli.media_commands  # noqa: F401 (registers 'bear-station media')
-from bearstation.cli import export_commands, identity_commands, run_commands
+from bearstation.cli import desk_commands, export_commands, identity_commands, run_commands
 from bearstation.cli.group import main
 
-__all__ = ["export_commands", "identity_commands", "main", "run_commands"]
+__all__ = ["desk_commands", "export_commands", "identity_commands", "main", "run_commands"]

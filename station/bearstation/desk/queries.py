@@ -126,6 +126,12 @@ def _cards(
     chips = _chips_of(conn, [r.id for r in rows])
     commands = commands_for(conn, [(r.agent_id, r.encounter_id) for r in rows])
     lookup = CandidateLookup(conn, references)
+    lookup.prefetch(
+        fleet_id_of(r.agent_id, str(i))
+        for r in rows
+        for i in [r.own_id, *(c["individual_id"] for c in r.candidates or [])]
+        if i is not None
+    )
     cards = []
     for r in rows:
         own = lookup.label_of(r.agent_id, r.own_id, r.own_name)

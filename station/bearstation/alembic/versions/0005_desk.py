@@ -3,7 +3,8 @@
 ``desk_commands`` (a person's decision at the desk about one box's encounter: the
 action and what it needs, who and when, and whether the box has answered it with its
 ``correction`` or refused it) and ``desk_settings`` (the key that signs the desk's
-session cookies, made once per database).
+session cookies, made once per database); an index on the boxes' encounters by start,
+the order of the desk's queue.
 
 Revision ID: 0005
 Revises: 0006 (written before the chain was settled: 0004 -> 0005 -> 0006 is the plan)
@@ -50,6 +51,7 @@ def upgrade() -> None:
             "ix_desk_commands_encounter", ["agent_id", "encounter_id"], unique=False
         )
         batch_op.create_index("ix_desk_commands_state", ["state"], unique=False)
+    op.create_index("ix_encounters_started", "encounters", ["started_at", "id"], unique=False)
     op.create_table(
         "desk_settings",
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -61,6 +63,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision."""
     op.drop_table("desk_settings")
+    op.drop_index("ix_encounters_started", table_name="encounters")
     with op.batch_alter_table("desk_commands", schema=None) as batch_op:
         batch_op.drop_index("ix_desk_commands_state")
         batch_op.drop_index("ix_desk_commands_encounter")
