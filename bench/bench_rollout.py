@@ -9,13 +9,14 @@ Broker (Mosquitto), station (in this process, default settings: `fleet.round_s` 
 KiB chunks, 8 MiB per box per round) and the box (`bearagent run`, a subprocess, 2 ONNX
 Runtime threads) run on this machine.
 
-    nice -n 10 .venv/bin/python bench/bench_rollout.py [--references 1000]
+    nice -n 10 .venv/bin/python bench/bench_rollout.py [--references 1000] [--tracks]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ from agent_bench_kit import (
 from bearagent.gallery.embedfiles import embed_files
 from bearagent.gallery.enroll import enroll_folder
 from bearagent.gallery.schema import open_gallery
+from bearagent.modelcard import TrackSpec, load_model_card, write_model_card
 from bearagent.pipeline.statusfile import read_status, status_path
 from bearagent.runtime import RuntimeConfig, open_embedder
 from bearid_dev.mosquitto import running_broker
@@ -46,6 +48,18 @@ from bearstation.rollout.files import ModelFiles
 from bearstation.rollout.publish import publish_model
 from bearstation.station import Station
 from bearstation.tables import box_models
+
+
+def with_tracks(model: Path, folder: Path) -> Path:
+    """A copy of `model` whose card carries the tracks' same-individual similarity (as
+    `bear-export --same-individual` writes it), so the box need not calibrate it."""
+    copy = folder / model.parent.parent.name / model.name
+    copy.parent.mkdir(parents=True)
+    shutil.copy(model, copy)
+    card = load_model_card(model)
+    tracks = TrackSpec(same_individual=0.5, method="manual")
+    write_model_card(copy, card.model_copy(update={"tracks": tracks}).with_sha256(None))
+    return copy
 
 
 def enrol(database: Path, folder: Path, model: Path, references: int) -> float:
@@ -134,9 +148,17 @@ def _model_status(database: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--references", type=int, default=1000, help="gallery size N")
+    parser.add_argument(
+        "--tracks",
+        action="store_true",
+        help="cards with the tracks' same-individual similarity (else the box calibrates it "
+        "on its gallery when the new model starts, as the exported lite0 card has none)",
+    )
     args = parser.parse_args()
     old, new = lite0_model(192), lite0_model(224)
     with tempfile.TemporaryDirectory(prefix="bench-rollout-") as tmp:
+        if args.tracks:
+            old, new = with_tracks(old, Path(tmp) / "m"), with_tracks(new, Path(tmp) / "m")
         figures = roll_out(Path(tmp), old, new, args.references)
     phases = figures["box"]["phases"]
     n = figures["references"]
