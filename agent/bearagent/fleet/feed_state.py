@@ -35,6 +35,9 @@ def _v1(db: sqlite_utils.Database) -> None:
         "CREATE TABLE feed_merges (source TEXT PRIMARY KEY, target TEXT NOT NULL,"
         " seq INTEGER NOT NULL, merged_at TEXT NOT NULL, moved TEXT NOT NULL DEFAULT '{}')"
     )
+
+
+def _v2(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE feed_references (sha256 TEXT PRIMARY KEY, individual_id TEXT NOT NULL,"
         " seq INTEGER NOT NULL)"
@@ -42,7 +45,7 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 
 #: Migrations of the feed's tables, oldest first; append, never edit.
-STEPS: list[Migration] = [_v1]
+STEPS: list[Migration] = [_v1, _v2]
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
