@@ -9,7 +9,7 @@ Takes the screenshots docs/screenshots/desk-*.png (BEARID_UPDATE_SCREENSHOTS=1).
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
@@ -17,7 +17,14 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from sqlalchemy import select
 
 from bearstation.desk.web import create_app
-from bearstation.tables import chip_media, desk_commands, encounters, fleet_individuals
+from bearstation.fleet.gallery_ingest import add_box_reference
+from bearstation.tables import (
+    chip_media,
+    desk_commands,
+    embeddings,
+    encounters,
+    fleet_individuals,
+)
 from support.desk_world import served_desk
 from support.fleet import Box, Fleet, wait
 from support.review_app import PASSWORD, password_hash
@@ -66,6 +73,29 @@ def station_has_chips(fleet: Fleet, agent_id: str, encounter_id: str, count: int
     return state == "ended" and len(held) >= count
 
 
+def seed_references(fleet: Fleet, box: Box) -> None:
+    """The known bears' visits become their reference chips in the fleet gallery (what a
+    box's gallery brings when it joins the fleet), so the desk shows them beside."""
+    with sqlite3.connect(box.database) as db:
+        known = db.execute("SELECT id, individual_id FROM encounters WHERE status = 'known'")
+        owners = {str(r[0]): str(r[1]) for r in known}
+    for encounter_id in owners:
+        wait(lambda e=encounter_id: station_has_chips(fleet, box.agent_id, e, 2),  # type: ignore[misc]
+             f"the chips of {encounter_id}")  # fmt: skip
+    engine = fleet.engine()
+    with engine.begin() as conn:
+        chips = conn.execute(
+            select(chip_media.c.sha256, chip_media.c.encounter_id, embeddings.c.model_sha256)
+            .join(embeddings, embeddings.c.sha256 == chip_media.c.sha256)
+            .where(chip_media.c.agent_id == box.agent_id,
+                   chip_media.c.encounter_id.in_(list(owners)))
+        ).all()  # fmt: skip
+        for sha, encounter_id, model in chips:
+            add_box_reference(conn, box.agent_id, owners[encounter_id], sha, model,
+                              datetime.now(UTC))  # fmt: skip
+    engine.dispose()
+
+
 def test_a_person_decides_a_box_encounter_at_the_desk(
     tmp_path: Path, mosquitto_binary: str
 ) -> None:
@@ -93,6 +123,7 @@ def test_a_person_decides_a_box_encounter_at_the_desk(
                                         "status = 'unknown'")[0])  # type: ignore[index]  # fmt: skip
         wait(lambda: station_has_chips(fleet, "boxa", review, len(stranger)),
              "the review encounter and its chips at the station")  # fmt: skip
+        seed_references(fleet, boxa)
         config = fleet.station_config()
         engine = fleet.engine()
         app = create_app(config, engine, password_hash())
@@ -110,6 +141,8 @@ def test_a_person_decides_a_box_encounter_at_the_desk(
             sources = images_all_load(d)
             own = card.find_elements(By.CSS_SELECTOR, ".row.mine img")
             assert len(own) == len(stranger)  # its chips, from the station's media store
+            beside = card.find_elements(By.CSS_SELECTOR, ".row:not(.mine) img")
+            assert len(beside) >= 3  # its candidates' reference chips
             assert all("/media/" in s for s in sources)
             screenshot(d, shots, SHOTS + "queue")
 
