@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlite_utils
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from bearagent import gallery
 from bearagent.encounters import store as encounter_store
@@ -44,10 +44,13 @@ from bearstation.fleet.gallery_ingest import (
     apply_box_correction,
     register_box_individual,
 )
+from bearstation.fleet.reconcile import adopt_station_individuals
+from bearstation.identities import fleet_bears, link, unlink
+from bearstation.ingest.registry import individual_ref, touch_box
 from bearstation.media.records import store_chip
 from bearstation.media.store import MediaStore
 from bearstation.migrations import upgrade
-from bearstation.tables import fleet_feed
+from bearstation.tables import fleet_feed, individuals, links
 from support.station_chips import jpeg_chip, upload
 from support.station_payloads import MODEL, T0
 
@@ -376,3 +379,73 @@ def test_feed_numbers_have_no_gaps_and_follow_commit_order(engine: Engine) -> No
     with engine.connect() as conn:
         rows = list(conn.execute(select(fleet_feed.c.seq, fleet_feed.c.body)))
     assert [(r.seq, r.body["individual_id"]) for r in rows] == [(1, "b")]
+
+
+def test_station_links_are_fleet_merges_and_unlinks_split_them(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for agent in ("den-01", "den-02"):
+            touch_box(conn, agent, T0)
+            individual_ref(conn, agent, f"unknown-{agent}-0001", name=None, named_at=T0)
+    link(engine, "unknown-den-02-0001", "den-01:unknown-den-01-0001", by="anna")
+    with engine.connect() as conn:
+        labels = {b.label for b in fleet_bears(conn).values()}
+    assert labels == {"unknown-den-01-0001"}
+    assert kinds(engine)[-1][1:] == ("merge", {"from": "unknown-den-02-0001",
+                                               "into": "unknown-den-01-0001", "name": None,
+                                               "provisional": True})  # fmt: skip
+    unlink(engine, "unknown-den-01-0001", "unknown-den-02-0001", by="ben")
+    with engine.connect() as conn:
+        labels = {b.label for b in fleet_bears(conn).values()}
+    assert labels == {"unknown-den-01-0001", "unknown-den-02-0001"}
+    assert kinds(engine)[-1][1] == "split"
+
+
+def test_a_station_from_before_the_fleet_gallery_adds_its_individuals_once(
+    engine: Engine,
+) -> None:
+    rows = [("den-01", "bear-0001", "Otis", False), ("den-02", "bear-0003", "otis", False),
+            ("den-01", "unknown-den-01-0001", None, True),
+            ("den-02", "unknown-den-02-0001", None, True),
+            ("den-01", "unknown-0002", None, True)]  # fmt: skip
+    with engine.begin() as conn:  # as an older station wrote them: no fleet gallery yet
+        for agent in ("den-01", "den-02"):
+            touch_box(conn, agent, T0)
+        ids = {}
+        for agent, individual, name, provisional in rows:
+            result = conn.execute(
+                individuals.insert().values(
+                    agent_id=agent, individual_id=individual, name=name, provisional=provisional
+                )
+            )
+            ids[individual] = int(result.inserted_primary_key[0])  # type: ignore[index]
+        conn.execute(update(individuals).where(individuals.c.id == ids["unknown-0002"])
+                     .values(merged_into_id=ids["bear-0001"]))  # fmt: skip
+        conn.execute(
+            links.insert().values(
+                a_id=ids["unknown-den-01-0001"],
+                linked_by="anna",
+                b_id=ids["unknown-den-02-0001"],
+                linked_at=T0,
+            )
+        )
+    with engine.connect() as conn:
+        before = {ref: bear.label for ref, bear in fleet_bears(conn).items()}
+    with engine.begin() as conn:
+        assert adopt_station_individuals(conn) == 5
+        assert adopt_station_individuals(conn) == 0  # once
+        merged = {i.id: i.merged_into for i in list_fleet_individuals(conn, include_merged=True)}
+        after = {ref: bear.label for ref, bear in fleet_bears(conn).items()}
+    assert merged == {
+        "bear-den-01-0001": None, "bear-den-02-0003": "bear-den-01-0001",
+        "unknown-den-01-0001": None, "unknown-den-02-0001": "unknown-den-01-0001",
+        "unknown-den-01-0002": "bear-den-01-0001",
+    }  # fmt: skip
+    assert groups(after) == groups(before)  # the same bears, now from the fleet gallery
+    assert sorted(set(after.values())) == ["Otis", "unknown-den-01-0001"]
+
+
+def groups(labels: dict[int, str]) -> list[list[int]]:
+    """Which rows are one bear (whatever its label)."""
+    return sorted(
+        sorted(r for r, x in labels.items() if x == label) for label in set(labels.values())
+    )
