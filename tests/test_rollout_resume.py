@@ -1,6 +1,6 @@
 """An interrupted model fetch resumes where it stopped, never from the start.
 
-With real Mosquitto, the real station (sending slowly: 192 KiB per box per round) and a
+With real Mosquitto, the real station (sending slowly: 128 KiB per box per round) and a
 real agent: the agent is stopped half-way through a 3 MiB model and started again (its
 first request asks from the length of its partial file), then the broker goes away and
 comes back (the box asks again when nothing arrives). The partial file only ever grows,
@@ -20,7 +20,7 @@ from support.rollout_fleet import offer_of, publish, restore_galleries, station_
 from support.rollout_models import write_sized_embedder
 from support.subscriber import Subscriber
 
-SLOW = {"rollout": {"box_bytes_per_round": 192 * 1024, "chunk_bytes": 64 * 1024}}
+SLOW = {"rollout": {"box_bytes_per_round": 128 * 1024, "chunk_bytes": 64 * 1024}}
 
 
 def size_of(path: Path) -> int:
@@ -70,6 +70,7 @@ def test_an_interrupted_fetch_resumes_where_it_stopped(
 
         wait(lambda: size_of(part) >= 2 * 2**20, "two thirds of the model to arrive")
         broker.stop()
+        assert size_of(part) < done.size, "the broker went away half-way"
         time.sleep(1.0)
         broker.start()
         wait(lambda: station_model(fleet, "boxa") == done.sha256, "boxa to switch", 45)
