@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from bearagent.fleet.decision_payloads import refusal_payload, with_command
 from bearagent.fleet.inbound import load_station_schema
 from bearagent.wire.payloads import Identity, correction_payload, load_schema
 from bearstation.desk import actions
-from bearstation.desk.commands import get_command, settle_answers
+from bearstation.desk.commands import due, get_command, mark_sent, settle_answers
 from bearstation.desk.views import DeskUser
 from bearstation.tables import corrections, desk_commands
 from support.broker import Mosquitto
@@ -98,6 +99,22 @@ def test_the_boxs_correction_or_refusal_settles_the_decision(world: DeskWorld) -
         )
         with pytest.raises(Exception, match="is still waiting for boxa"):
             actions.undo(conn, undo.command.command_id, ANNA)  # type: ignore[union-attr]
+
+
+def test_an_unanswered_decision_is_sent_again_less_and_less_often(world: DeskWorld) -> None:
+    with world.engine.begin() as conn:
+        made = actions.confirm(conn, "boxa", world.review, ANNA).command
+        assert made is not None
+        now = datetime.now(UTC)
+        sent: list[float] = []
+        for second in range(0, 20_000, 5):
+            at = now + timedelta(seconds=second)
+            if [c.command_id for c in due(conn, at, 30.0, 600.0)] == [made.command_id]:
+                mark_sent(conn, made.command_id, at)
+                sent.append(second)
+        assert sent[:6] == [0, 30, 90, 210, 450, 930]  # 30 s, doubling ...
+        assert {b - a for a, b in pairwise(sent[5:])} == {600}  # ... capped
+        assert get_command(conn, made.command_id).sends == len(sent)
 
 
 def test_the_fleet_round_sends_decisions_until_the_box_answers(

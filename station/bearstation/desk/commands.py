@@ -1,7 +1,8 @@
 """The ``desk_commands`` table: a decision about a box's encounter until its box answers.
 
 A command is made `waiting`; the desk's tick sends it to its box (`due`, `mark_sent`)
-and again every ``desk.resend_s`` until the box's answer arrives: the ``correction``
+and again after ``desk.resend_s``, then twice as long each time (at most an hour), until
+the box's answer arrives: the ``correction``
 its review action published (the command becomes ``applied``) or a ``refused``
 correction (``refused``, with the box's words). `settle_answers` finds those answers
 among the corrections the station has stored.
@@ -15,12 +16,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, or_, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from bearagent.fleet.decision_payloads import REFUSED, command_of, decision_body, note_text
 from bearstation.desk.views import CommandView, DeskUser
 from bearstation.tables import corrections, desk_commands, events
 
+#: The longest wait between two sendings of an unanswered decision.
+RESEND_MAX_S = 3600.0
 #: Answers are looked for among corrections received from this long before the oldest
 #: waiting command on (the box answers after the command was made).
 ANSWER_SLACK = timedelta(minutes=5)
@@ -114,20 +117,23 @@ def undone_by(conn: Connection, command_id: str) -> CommandView | None:
     return None if row is None else _view(row)
 
 
-def due(conn: Connection, now: datetime, resend_s: float) -> list[CommandView]:
-    """Waiting commands never sent, or last sent `resend_s` ago or longer, oldest first."""
+def due(
+    conn: Connection, now: datetime, resend_s: float, resend_max_s: float = RESEND_MAX_S
+) -> list[CommandView]:
+    """Waiting commands never sent, or unanswered since their last sending for `resend_s`,
+    twice that after the second, and so on up to `resend_max_s`: a box away for a week
+    does not find thousands of repeats queued for it. Oldest first."""
     rows = conn.execute(
         select(desk_commands)
-        .where(
-            desk_commands.c.state == "waiting",
-            or_(
-                desk_commands.c.sent_at.is_(None),
-                desk_commands.c.sent_at <= now - timedelta(seconds=resend_s),
-            ),
-        )
+        .where(desk_commands.c.state == "waiting")
         .order_by(desk_commands.c.created_at)
     )
-    return [_view(r) for r in rows]
+    out = []
+    for row in rows:
+        wait = min(resend_max_s, resend_s * 2.0 ** max(0, min(int(row.sends) - 1, 30)))
+        if row.sent_at is None or row.sent_at <= now - timedelta(seconds=wait):
+            out.append(_view(row))
+    return out
 
 
 def body_of(command: CommandView) -> dict[str, Any]:

@@ -78,7 +78,8 @@ class DeskConfig(Section):
         default=30.0,
         gt=0,
         description="A decision its box has not answered yet (with a correction or a refusal) "
-        "is sent to the box again this often; the box applies each decision once.",
+        "is sent to the box again after this long, then after twice as long each time (at "
+        "most an hour); the box applies each decision once.",
     )
 
     @field_validator("listen")
