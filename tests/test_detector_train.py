@@ -17,7 +17,13 @@ from beartrain.cli import main
 from beartrain.detector.data import batch_tensors, load_scenes
 from beartrain.detector.export import export_detector
 from beartrain.detector.loss import detection_loss
-from beartrain.detector.metrics import Matched, average_precision, match_image, recall_precision
+from beartrain.detector.metrics import (
+    Matched,
+    average_precision,
+    best_threshold,
+    match_image,
+    recall_precision,
+)
 from beartrain.detector.model import TinyDetector, decode_all
 from beartrain.detector.train import DetectorTrainConfig, fit_detector, load_detector
 from beartrain.scenes import (
@@ -184,3 +190,10 @@ def test_matching_and_recall_precision() -> None:
     assert recall_precision(m, 0.75) == (0.5, 0.5)
     assert recall_precision(m, 0.65) == (1.0, 2 / 3)
     assert average_precision(Matched(np.array([0.9, 0.7]), np.array([True, True]), 2)) == 1.0
+
+
+def test_the_threshold_with_the_best_f1_is_chosen() -> None:
+    # Faces score 0.9, 0.8, 0.6; strays 0.7 and 0.4: above 0.75, F1 = 0.8; above 0.55, 0.857.
+    m = Matched(np.array([0.9, 0.8, 0.7, 0.6, 0.4]), np.array([True, True, False, True, False]), 3)
+    assert best_threshold(m, floor=0.3) == 0.6
+    assert best_threshold(m, floor=0.65) == 0.8

@@ -26,7 +26,7 @@ from bearagent.detection.frames_table import FrameRecord, FramesTable
 from bearagent.detection.processing import FrameProcessor, Handled, Interrupted
 from bearagent.pipeline.intake import RETRYABLE
 from bearagent.pipeline.stats import AgentStats
-from bearagent.store import DiskFull, StoreError, open_database, transaction
+from bearagent.store import DiskFull, StoreError, open_database, store_errors, transaction
 from bearagent.watch import ChipSource, FolderWatcher, PathRules, WatchConfig
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,8 @@ class FrameStage:
                 except queue.Empty:
                     continue
                 try:
-                    self._handle(source, table)
+                    with store_errors(db):  # a lock on a read: retried, never a rejection
+                        self._handle(source, table)
                 except StoreError as e:
                     log.error(
                         "%s; retrying %s in %.0f s", e, source.relative, self.settings.retry_s

@@ -16,8 +16,8 @@ Say = Callable[[str], None]
 
 
 def demo_recipe(opts: DemoOptions) -> DetectorRecipe:
-    """Scenes of the demo's own bears (the gallery's), a few minutes of CPU training;
-    held-out scenes show the population's next bears (strangers to the detector)."""
+    """Scenes of the demo's own bears (the gallery's), a few minutes of CPU training; the
+    validation and held-out scenes show the population's next bears (unseen by it)."""
     scenes = SceneConfig(
         count=opts.detector_scenes,
         individuals=opts.individuals,
@@ -26,7 +26,14 @@ def demo_recipe(opts: DemoOptions) -> DetectorRecipe:
         face_min=40.0,
     )
     training = replace(DetectorTrainConfig(), epochs=opts.detector_epochs, seed=opts.seed)
-    return DetectorRecipe(scenes, max(40, opts.detector_scenes // 4), training, "bearid-demo-faces")
+    quarter = max(40, opts.detector_scenes // 4)
+    return DetectorRecipe(
+        train_scenes=scenes,
+        validation_scenes=quarter,
+        heldout_scenes=quarter,
+        training=training,
+        name="bearid-demo-faces",
+    )
 
 
 def train_detector(opts: DemoOptions, say: Say) -> Path:

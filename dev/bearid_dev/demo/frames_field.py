@@ -1,13 +1,12 @@
 """The field half of ``--frames``: the agent with its detector on, cameras writing whole
-frames and a clip, and a live subscriber; waits until every file is handled and every
-encounter has ended."""
+frames and a clip, and a live subscriber printing what the agent publishes; waits until
+every file is handled and every encounter has ended (the verdict reads the database)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bearagent.app import Agent
 from bearagent.config import AgentConfig
@@ -21,9 +20,8 @@ from bearid_dev.mosquitto import Mosquitto, require_mosquitto
 
 @dataclass(frozen=True)
 class FramesField:
-    """What the field run produced: the encounters' `end` events, the truth, the database."""
+    """What the field run produced: the truth, the database and chips, the live counters."""
 
-    ends: list[dict[str, Any]]
     truth: FieldTruth
     database: Path
     chips: Path
@@ -61,16 +59,6 @@ def _settled(database: Path, files: int) -> bool:
         db.conn.close()
 
 
-def _ended(database: Path) -> int:
-    """Encounters that ended on their own (not merged into another)."""
-    db = open_database(database)
-    try:
-        sql = "SELECT COUNT(*) FROM encounters WHERE ended = 1 AND merged_into IS NULL"
-        return int(db.execute(sql).fetchone()[0])
-    finally:
-        db.conn.close()
-
-
 def run_frames_field(
     opts: DemoOptions,
     model: Path,
@@ -97,12 +85,10 @@ def run_frames_field(
             deadline = time.monotonic() + 120 + 3 * opts.end_after_s
             while not _settled(database, truth.files) and time.monotonic() < deadline:
                 time.sleep(0.3)
-            while len(subscriber.ends) < _ended(database) and time.monotonic() < deadline:
-                time.sleep(0.2)  # the last `end` events on their way through the broker
             stats = agent.stats.snapshot()
         finally:
             agent.stop()
     finally:
         subscriber.close()
         broker.stop()
-    return FramesField(subscriber.ends, truth, database, state / "chips", stats)
+    return FramesField(truth, database, state / "chips", stats)

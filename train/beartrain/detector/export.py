@@ -107,3 +107,11 @@ def export_detector(
 def record_quality(path: Path, card: DetectorCard, quality: DetectorQuality) -> DetectorCard:
     """Put measured quality into the detector's card (embedded and sidecar)."""
     return write_detector_card(path, card.model_copy(update={"quality": quality}).with_sha256(None))
+
+
+def record_threshold(path: Path, card: DetectorCard, score: float) -> DetectorCard:
+    """Put a calibrated score threshold into the detector's card (embedded and sidecar)."""
+    thresholds = card.thresholds.model_copy(update={"score": round(score, 4)})
+    return write_detector_card(
+        path, card.model_copy(update={"thresholds": thresholds}).with_sha256(None)
+    )

@@ -74,6 +74,17 @@ def average_precision(m: Matched) -> float:
     return float(np.sum((recall[steps + 1] - recall[steps]) * precision[steps + 1]))
 
 
+def best_threshold(m: Matched, floor: float = 0.3) -> float:
+    """The score threshold (at least `floor`) with the best F1; the higher one on a tie."""
+    best, best_f1 = floor, -1.0
+    for threshold in sorted({float(s) for s in m.scores if s >= floor}, reverse=True):
+        recall, precision = recall_precision(m, threshold)
+        f1 = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
+        if f1 > best_f1:
+            best, best_f1 = threshold, f1
+    return best
+
+
 def recall_precision(m: Matched, threshold: float) -> tuple[float, float]:
     """Recall and precision of the detections scoring at least `threshold`."""
     kept = m.scores >= threshold

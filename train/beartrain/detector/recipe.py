@@ -1,9 +1,10 @@
 """The whole detector recipe in one call: scenes, training, export, held-out measurement.
 
 Training scenes show individuals ``first_index`` .. ``first_index + individuals - 1``;
-the held-out scenes are rendered with another seed and show other individuals
-(the next `individuals` of the population), so the figures are for unseen bears
-in unseen scenes (leak rule: no individual and no scene on both sides).
+the validation scenes (where the score threshold is chosen: the best F1) and the
+held-out scenes (where the figures come from) are rendered with other seeds and show
+other individuals each, so the figures are for unseen bears in unseen scenes (leak
+rule: no individual and no scene on two sides).
 """
 
 from __future__ import annotations
@@ -13,31 +14,40 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bearagent.detection.card import DetectorQuality
-from beartrain.detector.evaluate import DetectorScore, evaluate_detector
-from beartrain.detector.export import ExportedDetector, export_detector, record_quality
+from beartrain.detector.evaluate import DetectorScore, calibrate_threshold, evaluate_detector
+from beartrain.detector.export import (
+    ExportedDetector,
+    export_detector,
+    record_quality,
+    record_threshold,
+)
 from beartrain.detector.train import DetectorTrainConfig, FitResult, fit_detector
 from beartrain.scenes import SceneConfig, write_scenes
 
 
 @dataclass(frozen=True)
 class DetectorRecipe:
-    """Scenes to train on, scenes to measure on, and how to train."""
+    """Scenes to train on, to choose the threshold on, to measure on; how to train."""
 
     train_scenes: SceneConfig = field(default_factory=lambda: SceneConfig(count=600, seed=1))
+    validation_scenes: int = 100
     heldout_scenes: int = 150
     training: DetectorTrainConfig = field(default_factory=DetectorTrainConfig)
     name: str = "bearid-faces"
-    score_threshold: float = 0.5
+    min_threshold: float = 0.3  # the calibrated score threshold is at least this
+
+    def _others(self, count: int, step: int) -> SceneConfig:
+        t = self.train_scenes
+        first = t.first_index + step * t.individuals
+        return replace(t, count=count, seed=t.seed + 1000 * step, first_index=first)
+
+    def validation(self) -> SceneConfig:
+        """Scenes the threshold is chosen on: another seed, the next individuals."""
+        return self._others(self.validation_scenes, 2)
 
     def heldout(self) -> SceneConfig:
-        """The held-out scenes: another seed, the next individuals of the population."""
-        t = self.train_scenes
-        return replace(
-            t,
-            count=self.heldout_scenes,
-            seed=t.seed + 1000,
-            first_index=t.first_index + t.individuals,
-        )
+        """The held-out scenes: another seed, other individuals again."""
+        return self._others(self.heldout_scenes, 1)
 
 
 @dataclass(frozen=True)
@@ -52,23 +62,29 @@ class MadeDetector:
 def make_detector(
     workdir: Path, out: Path, recipe: DetectorRecipe, say: Callable[[str], None] = print
 ) -> MadeDetector:
-    """Render scenes into `workdir`, train, export to `out` (+ card), measure, record."""
-    train_dir, heldout_dir = workdir / "scenes-train", workdir / "scenes-heldout"
-    write_scenes(train_dir, recipe.train_scenes)
-    write_scenes(heldout_dir, recipe.heldout())
-    held_out = recipe.heldout_scenes
-    say(f"detector scenes: {recipe.train_scenes.count} to train on, {held_out} held out")
-    fit = fit_detector(train_dir, workdir / "detector-run", recipe.training, say)
+    """Render scenes into `workdir`, train, export to `out` (+ card), choose the threshold on
+    the validation scenes, measure on the held-out ones, and record both in the card."""
+    dirs = {k: workdir / f"scenes-{k}" for k in ("train", "validation", "heldout")}
+    write_scenes(dirs["train"], recipe.train_scenes)
+    write_scenes(dirs["validation"], recipe.validation())
+    write_scenes(dirs["heldout"], recipe.heldout())
+    say(f"detector scenes: {recipe.train_scenes.count} to train on, {recipe.validation_scenes} "
+        f"to choose the threshold on, {recipe.heldout_scenes} held out")  # fmt: skip
+    fit = fit_detector(dirs["train"], workdir / "detector-run", recipe.training, say)
     say(f"detector trained in {fit.seconds:.0f} s")
-    exported = export_detector(fit.checkpoint, out, name=recipe.name, score=recipe.score_threshold)
-    score = evaluate_detector(out, heldout_dir)
+    exported = export_detector(fit.checkpoint, out, name=recipe.name)
+    threshold = calibrate_threshold(out, dirs["validation"], recipe.min_threshold)
+    card = record_threshold(out, exported.card, threshold)
+    score = evaluate_detector(out, dirs["heldout"])
     quality = DetectorQuality(
         map50=round(score.map50, 4),
         recall=round(score.recall, 4),
         precision=round(score.precision, 4),
         evaluation_set=f"{score.scenes} held-out synthetic scenes, {score.faces} faces of unseen "
-        "individuals (per face box, IoU 0.5)",
+        "individuals (per face box, IoU 0.5); score threshold: best F1 on "
+        f"{recipe.validation_scenes} validation scenes of other individuals",
     )
-    card = record_quality(out, exported.card, quality)
-    say(f"detector on held-out scenes: {score.line()}")
+    card = record_quality(out, card, quality)
+    say(f"detector threshold {threshold:.2f} (best F1 on validation scenes); on held-out "
+        f"scenes: {score.line()}")  # fmt: skip
     return MadeDetector(replace(exported, card=card), fit, score)
