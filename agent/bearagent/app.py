@@ -14,6 +14,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from types import FrameType
@@ -27,7 +28,12 @@ from bearagent.detection.stage import FrameStage
 from bearagent.detection.wiring import start_frame_stage
 from bearagent.encounters import EncounterTracker
 from bearagent.errors import BearIdError
-from bearagent.gallery.individuals import adopt_provisional_ids
+from bearagent.fleet.decisions import DecisionHandler
+from bearagent.fleet.feed import gallery_feed_handler
+from bearagent.fleet.inbound import InboundHandler
+from bearagent.fleet.media import MediaSpool
+from bearagent.fleet.receipts import ReceiptHandler, ResendHandler
+from bearagent.gallery.fleet_ids import adopt_fleet_ids
 from bearagent.gallery.recalibrate import recalibrate
 from bearagent.gallery.references import check_gallery_model
 from bearagent.gallery.track_calibration import calibrate_tracks_on_gallery
@@ -42,11 +48,13 @@ from bearagent.pipeline.stats import AgentStats
 from bearagent.pipeline.statusfile import status_path, write_status
 from bearagent.pipeline.store import WorkerStore, migrate_all
 from bearagent.pipeline.worker import ChipWorker, WorkerSettings
+from bearagent.rollout import RolloutManager, SwitchDeferred, model_in_use
 from bearagent.runtime import open_embedder
 from bearagent.runtime.base import Embedder
 from bearagent.store import open_database, store_errors
 from bearagent.watch import ChipSource, FolderWatcher, PathRules
 from bearagent.wire import payloads
+from bearagent.wire.channels import StationChannel
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +111,10 @@ def local_timezone(name: str | None) -> tzinfo:
         ) from e
 
 
+def _identity(card: ModelCard) -> ModelIdentity:
+    return ModelIdentity(card.model.name, card.model.sha256 or "")
+
+
 class Agent:
     """The running agent. `start()`, then `wait()` or `stop()`."""
 
@@ -116,6 +128,10 @@ class Agent:
         self._worker_error: BaseException | None = None
         self._worker_thread: threading.Thread | None = None
         self._worker: ChipWorker | None = None
+        self._spool: MediaSpool | None = None
+        self._decisions: DecisionHandler | None = None
+        self._spool_thread: threading.Thread | None = None
+        self._stop_spool = threading.Event()
         self._status_written = 0.0
         self._watchdog = sdnotify.WatchdogPinger()  # pings at half of WatchdogSec=
         self.embedder: Embedder | None = None
@@ -123,6 +139,8 @@ class Agent:
         self.publisher: Publisher | None = None
         self.watcher: FolderWatcher | None = None
         self.frames: FrameStage | None = None  # the detector stage, when detector.model is set
+        self.rollout: RolloutManager | None = None  # models the station offers
+        self._swap_lock = threading.Lock()  # held while the worker switches models
 
     @property
     def database(self) -> Path:
@@ -147,15 +165,33 @@ class Agent:
         if not self.cfg.watch.roots:
             raise StartupError("nothing to watch: give --watch DIR or set watch.roots")
         tz = local_timezone(self.cfg.agent.timezone)
-        self.embedder = open_embedder(self.cfg.runtime)
+        self.embedder = open_embedder(model_in_use(self.cfg.runtime, self.database))
         card = self.embedder.card
         model = ModelIdentity(card.model.name, card.model.sha256 or "")
         self._prepare_database(model, card)
         watch = self.cfg.watch
         if self.cfg.detector.enabled:  # the roots hold frames and clips; chips come from it
             self.frames, watch = start_frame_stage(self.cfg, self.stats, tz)
+        self.rollout = RolloutManager(self.cfg, self, self._notify_publisher)
         self.publisher = self._make_publisher()
         self.publisher.start()
+        self._start_spool()
+        self._start_worker(model, card, tz)
+        self.rollout.start()
+        rules = PathRules(watch, self.cfg.agent.site)
+        backlog = BacklogOrder(self._dating(tz), lambda: Ledger(open_database(self.database)))
+        self.watcher = FolderWatcher(
+            watch, rules, self.submit, order=backlog, in_order_sink=self.submit_in_order
+        )
+        self.watcher.start()
+        sdnotify.ready()
+        log.info(
+            "watching %s with %s", ", ".join(map(str, self.cfg.watch.roots)), self.embedder.name
+        )
+
+    def _start_worker(self, model: ModelIdentity, card: ModelCard, tz: tzinfo) -> None:
+        self._worker_ready.clear()
+        self._worker_error = None
         self._worker_thread = threading.Thread(
             target=self._worker_main, args=(model, card, tz), name="chip-worker", daemon=True
         )
@@ -163,18 +199,55 @@ class Agent:
         self._worker_ready.wait()
         if self._worker_error is not None:
             raise self._worker_error
-        rules = PathRules(watch, self.cfg.agent.site)
-        backlog = BacklogOrder(self._dating(tz), lambda: Ledger(open_database(self.database)))
-        self.watcher = FolderWatcher(watch, rules, self.submit, order=backlog)
-        self.watcher.start()
-        sdnotify.ready()
-        log.info(
-            "watching %s with %s", ", ".join(map(str, self.cfg.watch.roots)), self.embedder.name
-        )
+
+    def swap_embedder(self, embedder: Embedder, between: Callable[[], None]) -> None:
+        """Switch the chip worker to `embedder` at a batch boundary (the model rollout).
+
+        The worker stops as at shutdown (the chips in flight are recorded with the model
+        that embedded them, open encounters end; arrivals not yet taken wait in the inbox),
+        `between` runs (the rollout's gallery switch), and the worker starts again on
+        `embedder` with the waiting chips. If `between` raises, the worker starts again on
+        the old model and the error is raised.
+        """
+        with self._swap_lock:
+            old, thread = self.embedder, self._worker_thread
+            if old is None or thread is None or not thread.is_alive():
+                raise SwitchDeferred("the chip worker is not running")
+            self._stop_worker.set()
+            thread.join()
+            self._stop_worker = threading.Event()
+            tz = local_timezone(self.cfg.agent.timezone)
+            try:
+                between()
+            except BaseException:
+                self._start_worker(_identity(old.card), old.card, tz)
+                raise
+            self.embedder = embedder
+            self._start_worker(_identity(embedder.card), embedder.card, tz)
+            old.close()
 
     def _dating(self, tz: tzinfo) -> Dating:
         capture = self.cfg.capture
         return Dating(capture.pattern(tz), tz, capture.sidecars)
+
+    @property
+    def _uploading(self) -> bool:
+        """Whether chips go to a station (with MQTT; a box printing to stdout has none)."""
+        return self.cfg.upload.chips and self.cfg.agent.publisher == "mqtt"
+
+    def _start_spool(self) -> None:
+        """The thread that sends the station chips and blank frames (with MQTT)."""
+        if self.cfg.agent.publisher != "mqtt":
+            return
+        detector = self.cfg.detector.model.name if self.cfg.detector.model else None
+        self._spool = MediaSpool(
+            self.database, self.cfg.upload, self.cfg.agent.id, self._notify_publisher,
+            self._stop_spool, detector=detector,
+        )  # fmt: skip
+        self._spool_thread = threading.Thread(
+            target=self._spool.run, name="chip-spool", daemon=True
+        )
+        self._spool_thread.start()
 
     def _make_publisher(self) -> Publisher:
         return make_publisher(
@@ -183,18 +256,37 @@ class Agent:
             agent_id=self.cfg.agent.id,
             database=self.database,
             stats_source=self._stats_for_mqtt,
+            inbound=self._inbound_handlers(),
         )
+
+    def _inbound_handlers(self) -> dict[StationChannel, InboundHandler]:
+        """What the station sends this box, by channel (applied on the publisher thread)."""
+        self._decisions = DecisionHandler(self.cfg)
+        handlers: dict[StationChannel, InboundHandler] = {
+            "receipt": ReceiptHandler(),
+            "resend": ResendHandler(),
+            "decision": self._decisions,  # the station desk's decisions
+            "gallery": gallery_feed_handler(  # the fleet gallery's feed; reports its position
+                self.database,
+                self.cfg.agent.id,
+                lambda: (self.embedder.card.model.sha256 or "") if self.embedder else "",
+                self.cfg.review.max_references_per_individual,
+            ),
+        }
+        if self.rollout is not None:  # offer, chunk
+            handlers.update(self.rollout.handlers())
+        return handlers
 
     def _prepare_database(self, model: ModelIdentity, card: ModelCard) -> None:
         """Create or upgrade every schema; refuse a gallery made with another model; give
-        older provisional ids this box's id; calibrate on the gallery when stale."""
+        box-local ids (older galleries) this box's id; calibrate on the gallery when stale."""
         db = open_database(self.database)
         try:
             with store_errors(db):
                 migrate_all(db)
                 check_gallery_model(db, model.sha256, model.name)
-                if adopted := adopt_provisional_ids(db, self.cfg.agent.id):
-                    log.info("gave %d provisional individuals this box's id", adopted)
+                if adopted := adopt_fleet_ids(db, self.cfg.agent.id):
+                    log.info("gave %d individuals this box's id (fleet-unique ids)", len(adopted))
                 done = recalibrate(db, model.sha256, card.decision, self.cfg.decision, when="stale")
                 if done.result is not None:
                     log.info("gallery calibration (%s): %s", done.score, done.note)
@@ -203,7 +295,9 @@ class Agent:
 
     def _worker_main(self, model: ModelIdentity, card: ModelCard, tz: tzinfo) -> None:
         try:
-            store = WorkerStore(self.database, model, self.cfg.agent.id)  # this thread's own
+            store = WorkerStore(  # this thread's own
+                self.database, model, self.cfg.agent.id, upload_chips=self._uploading
+            )
             with store.batch():
                 if recovered := store.recorder.recover_open():
                     log.warning("sent 'end' for %d encounters left open by a crash", recovered)
@@ -231,7 +325,7 @@ class Agent:
                 self.stats,
                 self.inbox,
                 self._stop_worker,
-                on_committed=self._notify_publisher,
+                on_committed=self._committed,
                 on_idle=self._idle,
                 retry=self._retry,
             )
@@ -274,11 +368,17 @@ class Agent:
         status["pending_files"] = self.watcher.pending_count() if self.watcher else 0
         if self.publisher is not None:  # sent, published, refused (waiting for a retry), ...
             status["publisher"] = dataclasses.asdict(self.publisher.counters())
+        if self.rollout is not None:  # the model in use, an offer in progress
+            status["model"] = self.rollout.status()
         return status
 
     def submit(self, source: ChipSource) -> None:
         """Hand a complete file to the worker (called by the watcher's threads)."""
         self.inbox.put(Arrival(source, time.monotonic()))
+
+    def submit_in_order(self, source: ChipSource) -> None:
+        """Hand on a file of a scan already in capture order (no reorder window for it)."""
+        self.inbox.put(Arrival(source, time.monotonic(), in_order=True))
 
     def _retry(self, source: ChipSource) -> None:
         if self.watcher is not None:
@@ -287,6 +387,12 @@ class Agent:
     def _notify_publisher(self) -> None:
         if self.publisher is not None:
             self.publisher.notify()
+
+    def _committed(self) -> None:
+        """The worker committed a batch: events to publish, maybe chips to send."""
+        self._notify_publisher()
+        if self._spool is not None:
+            self._spool.wake()
 
     def _stats_for_mqtt(self) -> payloads.Stats:
         snap = self.stats.snapshot()
@@ -323,13 +429,17 @@ class Agent:
         """Block until SIGTERM/SIGINT (or `request_stop`), then stop in order."""
         self.handle_signals()
         while not self._stop_requested.wait(1.0):
-            if self._worker_thread is not None and not self._worker_thread.is_alive():
+            if (self._worker_thread is not None and not self._worker_thread.is_alive()
+                    and not self._swap_lock.locked()):  # fmt: skip
                 raise StartupError("the chip worker stopped unexpectedly; see the log")
         self.stop()
 
     def stop(self, flush_s: float = 10.0) -> None:
         """Stop in reverse order; safe to call more than once and after a failed start."""
         sdnotify.stopping()
+        if self.rollout is not None:  # a switch under way completes first
+            self.rollout.stop()
+            self.rollout = None
         if self.frames is not None:
             self.frames.stop()
             self.frames = None
@@ -340,9 +450,16 @@ class Agent:
         if self._worker_thread is not None:
             self._worker_thread.join(60.0)
             self._worker_thread = None
+        self._stop_spool.set()
+        if self._spool_thread is not None:
+            self._spool_thread.join(30.0)
+            self._spool_thread = None
         if self.publisher is not None:
             self.publisher.stop(flush_s)
             self.publisher = None
+        if self._decisions is not None:  # its model session, once a decision came
+            self._decisions.close()
+            self._decisions = None
         if self.embedder is not None:
             self.embedder.close()
             self.embedder = None

@@ -21,6 +21,7 @@ from bearagent.decisions.in_force import RuleInForce
 from bearagent.gallery.schema import open_gallery
 from bearagent.matching.index import GalleryIndex
 from bearagent.pipeline.rules import resolve_rule
+from bearagent.rollout.switch import model_in_use
 from bearagent.runtime import open_embedder
 from bearagent.runtime.base import Embedder
 
@@ -65,7 +66,8 @@ def identify_files(
     cfg: AgentConfig, files: list[Path], *, top_k: int = 5, encounter: bool = False
 ) -> tuple[RuleInForce, list[Identified]]:
     """Decide each file (or, with `encounter`, all of them as one encounter)."""
-    runtime = cfg.runtime.model_copy(update={"warm_up": False})
+    in_use = model_in_use(cfg.runtime, cfg.agent.database_path)  # after a rollout: its model
+    runtime = in_use.model_copy(update={"warm_up": False})
     with open_embedder(runtime) as embedder:
         vectors = embed_paths(embedder, files, cfg.watch.max_pixels)
         card = embedder.card

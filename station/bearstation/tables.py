@@ -280,6 +280,170 @@ embeddings = Table(
     Column("vector", LargeBinary, nullable=False),  # float32, little-endian
 )
 
+# Every box's stream of messages (bearstation.fleet.sequences): what the station holds
+# of each, so it can confirm it (receipts) and ask for gaps (resend requests).
+
+box_streams = Table(
+    "box_streams",
+    metadata,
+    Column("agent_id", AGENT, primary_key=True),
+    Column("stream", String(36), primary_key=True),  # the box outbox's UUID
+    Column("through", Integer, nullable=False),  # every seq up to this is held
+    Column("head", Integer, nullable=False),  # the latest seq the box said it gave out
+    Column("expired_through", Integer, nullable=False),  # the box dropped these unconfirmed
+    Column("lost", Integer, nullable=False),  # seqs the station will never get (expired)
+    Column("current", Boolean, nullable=False),  # the box's latest stream
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("receipt_through", Integer, nullable=False),  # what the last receipt said
+    Column("receipt_at", UtcDateTime),
+    Column("resend_at", UtcDateTime),
+)
+
+box_seqs = Table(
+    "box_seqs",
+    metadata,
+    Column("agent_id", AGENT, primary_key=True),
+    Column("stream", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # held, above its stream's `through`
+)
+
+# Frames a box's detector found empty (Camtrap DP 'blank' observations).
+
+blank_frames = Table(
+    "blank_frames",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", AGENT, nullable=False),
+    Column("file", Text, nullable=False),
+    Column("site", String(255), nullable=False),
+    Column("camera", String(255), nullable=False),
+    Column("captured_at", UtcDateTime, nullable=False),
+    Column("captured_offset_min", Integer, nullable=False),
+    Column("time_source", String(8), nullable=False),
+    Column("detector", String(255)),
+    UniqueConstraint("agent_id", "file"),
+    Index("ix_blank_frames_camera", "agent_id", "site", "camera", "captured_at"),
+)
+
+# Model rollout (bearstation.rollout): the models the station publishes (files in the
+# media folder's models/), one offer per box and model, the parts of files boxes ask for
+# (models, and reference chips by their hash), and the model each box says it runs.
+
+models = Table(
+    "models",
+    metadata,
+    Column("sha256", String(64), primary_key=True),  # lower-case hex of the ONNX file
+    Column("name", String(255), nullable=False),
+    Column("size", Integer, nullable=False),  # bytes (an ONNX file is under 2 GB)
+    Column("card", JSON, nullable=False),  # the model card, with its sha256
+    Column("published_at", UtcDateTime, nullable=False),
+)
+
+model_offers = Table(
+    "model_offers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agent_id", AGENT, nullable=False),
+    Column("sha256", String(64), ForeignKey("models.sha256"), nullable=False),
+    # offered | fetching | verifying | switched | running | refused | superseded
+    Column("state", String(16), nullable=False),
+    Column("reason", Text),  # why the box refused it
+    Column("received", Integer),  # bytes the box has, as it last reported
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),  # the last offer message
+    Column("sends", Integer, nullable=False),
+    Column("reported_at", UtcDateTime),  # the box's last report about it
+    Column("closed_at", UtcDateTime),  # switched, running, refused or superseded
+    Index("ix_model_offers_agent_closed", "agent_id", "closed_at"),
+)
+
+model_fetches = Table(
+    "model_fetches",
+    metadata,
+    Column("agent_id", AGENT, primary_key=True),
+    Column("sha256", String(64), primary_key=True),  # a model, or a chip in the media store
+    Column("next_byte", Integer, nullable=False),  # the next byte to send
+    Column("end_byte", Integer, nullable=False),  # the end of what the box asked for
+    Column("stream", String(36), nullable=False),  # the box's stream and the request's seq:
+    Column("seq", Integer, nullable=False),  # an older request (a resend) changes nothing
+    Column("requested_at", UtcDateTime, nullable=False),
+)
+
+box_models = Table(
+    "box_models",
+    metadata,
+    Column("agent_id", AGENT, primary_key=True),
+    Column("sha256", String(64)),  # the model the box runs (null until it says)
+    Column("name", String(255)),
+    Column("since", UtcDateTime),  # the first report of this model
+    Column("reported_at", UtcDateTime, nullable=False),  # the box's newest model report
+    Column("stream", String(36), nullable=False),  # of that report: an older one (a resent
+    Column("seq", Integer, nullable=False),  # copy) changes nothing
+)
+
+# The fleet gallery (bearstation.fleet.gallery): every individual of the fleet with its
+# fleet-unique id, its name and merges, its reference chips (by their media SHA-256), and
+# the feed: the ordered changes every box applies to its own gallery.
+
+fleet_individuals = Table(
+    "fleet_individuals",
+    metadata,
+    Column("id", String(255), primary_key=True),  # bear-<agent|station>-NNNN, unknown-<agent>-N
+    Column("name", String(255)),
+    Column("name_key", String(255), unique=True),  # the name folded for comparison; NULL if none
+    Column("provisional", Boolean, nullable=False),
+    Column("origin", String(64), nullable=False),  # the box (agent id) or station that made it
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("merged_into", String(255), ForeignKey("fleet_individuals.id")),
+    Column("merged_at", UtcDateTime),
+    Column("merged_by", String(255)),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+fleet_references = Table(
+    "fleet_references",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), ForeignKey("media.sha256"), nullable=False, unique=True),
+    Column("individual_id", String(255), ForeignKey("fleet_individuals.id"), nullable=False),
+    Column("first_individual_id", String(255), nullable=False),  # before any merge
+    Column("agent_id", AGENT),  # the box that sent it as a reference (NULL: the station)
+    Column("added_at", UtcDateTime, nullable=False),
+    Index("ix_fleet_references_individual", "individual_id"),
+)
+
+fleet_feed = Table(
+    "fleet_feed",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # 1, 2, 3 ... no gaps
+    Column("kind", String(16), nullable=False),  # individual | references | merge
+    Column("body", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+fleet_state = Table(
+    "fleet_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("head", Integer, nullable=False),  # the feed's last seq (its row lock orders it)
+    Column("next_number", Integer, nullable=False),  # of the ids the station mints
+    Column("station_id", String(64)),  # whose ids those are: bear-<station_id>-NNNN
+    Column("adopted_at", UtcDateTime),  # when the individuals known before it were added
+)
+
+fleet_positions = Table(
+    "fleet_positions",
+    metadata,
+    Column("agent_id", AGENT, primary_key=True),
+    Column("applied", Integer, nullable=False),  # the box's last reported feed position
+    Column("reported_at", UtcDateTime, nullable=False),
+    Column("sent_through", Integer, nullable=False),  # the station sent it changes up to here
+    Column("sent_at", UtcDateTime),
+    Column("retry_at", UtcDateTime),  # asked again soon after a send: not before this
+    Column("resends", Integer, nullable=False),  # sent again without an answer (backs off)
+)
+
 # The review desk (bearstation.desk): a person's decision about a box's encounter, waiting
 # for that box's correction (or its refusal), and the desk's own settings (the key that
 # signs its session cookies).

@@ -9,7 +9,7 @@ brokers — one shared, or one per box bridged to the station's.
 
 from __future__ import annotations
 
-import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -183,7 +183,9 @@ def _copy_world(template: World, folder: Path) -> World:
     """A box of its own: the template's model and a copy of its gallery database."""
     database = folder / "state" / "bearagent.db"
     database.parent.mkdir(parents=True)
-    shutil.copy2(template.database, database)
+    # SQLite's backup, not a file copy: the template's last writes may still be in its WAL.
+    with sqlite3.connect(template.database) as source, sqlite3.connect(database) as copy:
+        source.backup(copy)
     traps = folder / "traps"
     (traps / "north").mkdir(parents=True)
     return World(template.model, database, traps, template.unseen, template.stranger)

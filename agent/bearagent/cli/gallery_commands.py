@@ -27,6 +27,7 @@ from bearagent.gallery.recalibrate import Recalibration, recalibrate_model
 from bearagent.gallery.reference_thumbnails import backfill as backfill_thumbnails
 from bearagent.review import schema as review_schema
 from bearagent.review.actions import Reviewer, ReviewService
+from bearagent.rollout.switch import model_in_use
 from bearagent.runtime import Embedder, RuntimeConfig, open_embedder
 
 
@@ -59,7 +60,8 @@ def _calibrate(db: sqlite_utils.Database, cfg: AgentConfig) -> Recalibration | N
     if not cfg.decision.calibrate_on_gallery:
         return None
     try:
-        done = recalibrate_model(db, cfg.runtime.model, cfg.decision)
+        in_use = model_in_use(cfg.runtime, cfg.agent.database_path)
+        done = recalibrate_model(db, in_use.model, cfg.decision)
     except BearIdError as e:
         click.echo(f"not calibrated on the gallery: {e}", err=True)
         return None
@@ -78,7 +80,7 @@ def gallery_group() -> None:
 def enroll_command(root: Path, cfg: AgentConfig) -> None:
     """Enrol ROOT, laid out as ROOT/<individual>/<image>; re-running adds only new images."""
     db_path = cfg.agent.database_path
-    model = cfg.runtime.model
+    model = model_in_use(cfg.runtime, cfg.agent.database_path).model  # after a rollout too
     db = _open(db_path, create=True)
     tz = local_timezone(cfg.agent.timezone)
     with _embedder(model) as embedder:
@@ -273,7 +275,7 @@ def import_command(file: Path, cfg: AgentConfig) -> None:
 def reembed_command(cfg: AgentConfig, drop_missing: bool) -> None:
     """Re-embed every reference with MODEL from its source image (after a model change)."""
     db_path = cfg.agent.database_path
-    model = cfg.runtime.model
+    model = model_in_use(cfg.runtime, cfg.agent.database_path).model  # after a rollout too
     with _embedder(model) as embedder:
         db = _open(db_path)
         report = gallery.reembed(db, embedder, drop_missing=drop_missing)

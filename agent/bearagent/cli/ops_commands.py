@@ -13,13 +13,15 @@ from bearagent.cli.options import config_options
 from bearagent.config import AgentConfig
 from bearagent.identify import embed_paths, identify_files
 from bearagent.pipeline.statusfile import read_status, status_path
+from bearagent.rollout.switch import model_in_use
 from bearagent.runtime import RuntimeConfig, open_embedder
 from bearagent.runtime.base import Embedder
 from bearagent.status import database_status
 
 
 def _one_off_embedder(cfg: AgentConfig) -> Embedder:
-    runtime: RuntimeConfig = cfg.runtime.model_copy(update={"warm_up": False})
+    in_use = model_in_use(cfg.runtime, cfg.agent.database_path)  # after a rollout: its model
+    runtime: RuntimeConfig = in_use.model_copy(update={"warm_up": False})
     return open_embedder(runtime)
 
 

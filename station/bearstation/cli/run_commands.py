@@ -24,6 +24,7 @@ from bearstation.config import StationConfig
 from bearstation.database import open_engine, parse_url, shown
 from bearstation.fleet.sequences import StreamStatus, stream_status
 from bearstation.migrations import current_revision, upgrade
+from bearstation.rollout.status import summary as models_summary
 from bearstation.station import Station
 from bearstation.tables import boxes, encounters, events, individuals, links, quarantine
 
@@ -142,6 +143,8 @@ def status(cfg: StationConfig) -> None:
         + f"); individuals: {n_individuals}; links in force: {n_links}"
     )
     click.echo(f"quarantine: {n_quarantine} (see 'bear-station quarantine')")
+    with engine.connect() as conn:
+        click.echo(models_summary(conn))
     engine.dispose()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bearstation.config import StationConfig
 from bearstation.desk.tick import DeskTick
+from bearstation.fleet.feed_tick import FeedTick
 from bearstation.fleet.rounds import Tick
 from bearstation.fleet.stream_tick import StreamTick
 from bearstation.rollout.tick import RolloutTick
@@ -15,5 +16,6 @@ def default_ticks(config: StationConfig) -> list[Tick]:
     return [
         StreamTick(fleet.receipt_every_s, fleet.resend_quiet_s, fleet.resend_every_s),
         RolloutTick.from_config(config),
+        FeedTick(),
         DeskTick(config.desk.resend_s),
     ]

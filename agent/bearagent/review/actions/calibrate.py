@@ -17,6 +17,7 @@ import sqlite_utils
 from bearagent.config import AgentConfig
 from bearagent.errors import BearIdError
 from bearagent.gallery.recalibrate import Recalibration, recalibrate_model
+from bearagent.rollout.switch import model_in_use
 from bearagent.store import open_database
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class Recalibrator:
             self._idle.set()
 
     def _calibrate(self, db: sqlite_utils.Database) -> Recalibration:
-        done = recalibrate_model(db, self.cfg.runtime.model, self.cfg.decision)
+        in_use = model_in_use(self.cfg.runtime, self.cfg.agent.database_path)
+        done = recalibrate_model(db, in_use.model, self.cfg.decision)
         log.info("review: gallery calibration (%s): %s", done.score, done.note)
         return done

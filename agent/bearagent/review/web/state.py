@@ -15,6 +15,7 @@ from bearagent.config import AgentConfig
 from bearagent.review.actions import ReviewService
 from bearagent.review.actions.calibrate import Recalibrator
 from bearagent.review.actions.embedding import ChipEmbedder
+from bearagent.rollout.switch import model_in_use
 from bearagent.store import open_database
 from bearagent.webkit.site import Gate, make_templates, password_mark
 from bearagent.webkit.throttle import LoginThrottle
@@ -96,7 +97,7 @@ class AppState:
 def make_state(cfg: AgentConfig, password_hash: str) -> AppState:
     """The state of an application on `cfg`'s database."""
     review = cfg.review
-    runtime = cfg.runtime.model_copy(
+    runtime = model_in_use(cfg.runtime, cfg.agent.database_path).model_copy(
         update={"backend": "onnxruntime", "providers": review.embed_providers, "warm_up": False}
     )
     embedder = ChipEmbedder(runtime, cfg.watch.roots, cfg.watch.max_pixels)

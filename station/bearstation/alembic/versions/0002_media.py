@@ -51,9 +51,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("chip_media", schema=None) as batch_op:
         batch_op.create_index("ix_chip_media_sha256", ["sha256"], unique=False)
-        batch_op.create_index(
-            "ix_chip_media_encounter", ["agent_id", "encounter_id"], unique=False
-        )
+        batch_op.create_index("ix_chip_media_encounter", ["agent_id", "encounter_id"], unique=False)
     op.create_table(
         "embeddings",
         sa.Column("sha256", sa.String(length=64), nullable=False),

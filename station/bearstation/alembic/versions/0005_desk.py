@@ -7,7 +7,7 @@ session cookies, made once per database); an index on the boxes' encounters by s
 the order of the desk's queue.
 
 Revision ID: 0005
-Revises: 0006 (written before the chain was settled: 0004 -> 0005 -> 0006 is the plan)
+Revises: 0004
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0006"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 
