@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from bearagent.detection.onnx_detector import OnnxDetector
 from beartrain.cli import main
 from beartrain.detector.data import batch_tensors, load_scenes
-from beartrain.detector.export import export_detector
 from beartrain.detector.loss import detection_loss
 from beartrain.detector.metrics import (
     Matched,
@@ -116,19 +115,26 @@ def test_the_loss_falls_on_one_batch(scenes: Path) -> None:
 
 
 def test_the_export_is_yolov8_raw_and_the_agent_runs_it(scenes: Path, tmp_path: Path) -> None:
-    checkpoint = tiny_run(scenes, tmp_path / "run", 2)
-    exported = export_detector(checkpoint, tmp_path / "faces.onnx", name="tiny", score=0.2)
-    assert exported.max_difference < 1e-3
-    detector = OnnxDetector(tmp_path / "faces.onnx")  # the card is checked, the output too
+    tiny_run(scenes, tmp_path / "run", 2)
+    out = tmp_path / "faces.onnx"
+    result = CliRunner().invoke(
+        main,
+        ["detector", "export", str(tmp_path / "run"), "--out", str(out), "--name", "tiny",
+         "--validation", str(scenes), "--scenes", str(scenes)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"exported {out} (ONNX Runtime vs PyTorch: ")
+    assert result.output.splitlines()[1].startswith("mAP@0.5 ")
+    detector = OnnxDetector(out)  # the card is checked, the output too
     card = detector.card
     assert (card.output.format, card.classes, card.input.height) == ("yolov8", ["face"], 128)
-    assert card.model.sha256 is not None and card.thresholds.score == 0.2
+    assert card.model.sha256 is not None and card.thresholds.score >= 0.3
+    assert card.quality is not None and card.quality.evaluation_set.startswith("scenes")
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(tmp_path / "faces.onnx"))
+    session = onnxruntime.InferenceSession(str(out))
     assert session.get_outputs()[0].shape == [1, 5, 16 * 16 + 8 * 8 + 4 * 4]
-    frame = np.zeros((192, 256, 3), np.uint8)
-    found = detector.detect(frame)
+    found = detector.detect(np.zeros((192, 256, 3), np.uint8))
     assert found.xyxy.shape[1] == 4 and (found.xyxy[:, 2:] <= [256, 192]).all()
 
 

@@ -8,7 +8,7 @@ import click
 
 from beartrain.cli.group import main
 from beartrain.detector.evaluate import evaluate_detector
-from beartrain.detector.export import export_detector, record_quality
+from beartrain.detector.recipe import finish_detector
 from beartrain.detector.train import CHECKPOINT, DetectorTrainConfig, fit_detector
 from beartrain.scenes import SceneConfig, write_scenes
 
@@ -122,9 +122,14 @@ def fit_command(
     "--score-threshold",
     default=0.5,
     show_default=True,
-    help="The card's threshold (scores estimate the IoU with the face).",
+    help="The card's threshold without --validation (scores estimate the IoU with the face).",
 )
 @click.option("--iou-threshold", default=0.45, show_default=True, help="The card's NMS overlap.")
+@click.option(
+    "--validation",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Scenes to choose the score threshold on (best F1); not the held-out ones.",
+)
 @click.option(
     "--scenes",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
@@ -136,24 +141,24 @@ def export_command(
     name: str,
     score_threshold: float,
     iou_threshold: float,
+    validation: Path | None,
     scenes: Path | None,
 ) -> None:
     """Export RUN's detector to ONNX (YOLOv8 raw layout) with its card beside it."""
-    from bearagent.detection.card import DetectorQuality
-
-    exported = export_detector(
-        run / CHECKPOINT, out, name=name, score=score_threshold, iou=iou_threshold
+    exported, score = finish_detector(
+        run / CHECKPOINT,
+        out,
+        name=name,
+        validation=validation,
+        heldout=scenes,
+        threshold=score_threshold,
+        iou=iou_threshold,
     )
-    click.echo(f"exported {out} (ONNX Runtime vs PyTorch: {exported.max_difference:.1e})")
-    if scenes is not None:
-        score = evaluate_detector(out, scenes)
-        quality = DetectorQuality(
-            map50=round(score.map50, 4),
-            recall=round(score.recall, 4),
-            precision=round(score.precision, 4),
-            evaluation_set=f"{scenes.name}: {score.scenes} scenes, {score.faces} faces",
-        )
-        record_quality(out, exported.card, quality)
+    click.echo(
+        f"exported {out} (ONNX Runtime vs PyTorch: {exported.max_difference:.1e}; score "
+        f"threshold {exported.card.thresholds.score:.2f})"
+    )
+    if score is not None:
         click.echo(score.line())
 
 

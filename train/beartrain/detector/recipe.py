@@ -59,6 +59,39 @@ class MadeDetector:
     score: DetectorScore
 
 
+def finish_detector(
+    checkpoint: Path,
+    out: Path,
+    *,
+    name: str,
+    validation: Path | None = None,
+    heldout: Path | None = None,
+    threshold: float = 0.5,
+    min_threshold: float = 0.3,
+    iou: float = 0.45,
+) -> tuple[ExportedDetector, DetectorScore | None]:
+    """Export a checkpoint with its card; with `validation` scenes, choose the score threshold
+    there (best F1, at least `min_threshold`); with `heldout` scenes, measure there and put
+    the figures into the card."""
+    exported = export_detector(checkpoint, out, name=name, score=threshold, iou=iou)
+    card = exported.card
+    if validation is not None:
+        card = record_threshold(out, card, calibrate_threshold(out, validation, min_threshold))
+    score = None
+    if heldout is not None:
+        score = evaluate_detector(out, heldout)
+        chosen = f"best F1 on {validation.name}" if validation is not None else "given"
+        quality = DetectorQuality(
+            map50=round(score.map50, 4),
+            recall=round(score.recall, 4),
+            precision=round(score.precision, 4),
+            evaluation_set=f"{heldout.name}: {score.scenes} scenes, {score.faces} faces (per face "
+            f"box, IoU 0.5); score threshold {card.thresholds.score:.2f} ({chosen})",
+        )
+        card = record_quality(out, card, quality)
+    return replace(exported, card=card), score
+
+
 def make_detector(
     workdir: Path, out: Path, recipe: DetectorRecipe, say: Callable[[str], None] = print
 ) -> MadeDetector:
@@ -72,19 +105,16 @@ def make_detector(
         f"to choose the threshold on, {recipe.heldout_scenes} held out")  # fmt: skip
     fit = fit_detector(dirs["train"], workdir / "detector-run", recipe.training, say)
     say(f"detector trained in {fit.seconds:.0f} s")
-    exported = export_detector(fit.checkpoint, out, name=recipe.name)
-    threshold = calibrate_threshold(out, dirs["validation"], recipe.min_threshold)
-    card = record_threshold(out, exported.card, threshold)
-    score = evaluate_detector(out, dirs["heldout"])
-    quality = DetectorQuality(
-        map50=round(score.map50, 4),
-        recall=round(score.recall, 4),
-        precision=round(score.precision, 4),
-        evaluation_set=f"{score.scenes} held-out synthetic scenes, {score.faces} faces of unseen "
-        "individuals (per face box, IoU 0.5); score threshold: best F1 on "
-        f"{recipe.validation_scenes} validation scenes of other individuals",
+    exported, score = finish_detector(
+        fit.checkpoint,
+        out,
+        name=recipe.name,
+        validation=dirs["validation"],
+        heldout=dirs["heldout"],
+        min_threshold=recipe.min_threshold,
     )
-    card = record_quality(out, card, quality)
-    say(f"detector threshold {threshold:.2f} (best F1 on validation scenes); on held-out "
-        f"scenes: {score.line()}")  # fmt: skip
-    return MadeDetector(replace(exported, card=card), fit, score)
+    assert score is not None
+    threshold = exported.card.thresholds.score
+    say(f"detector threshold {threshold:.2f} (best F1 on validation scenes of other bears); on "
+        f"held-out scenes: {score.line()}")  # fmt: skip
+    return MadeDetector(exported, fit, score)
