@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 
 from bearagent.app import Agent
 from bearagent.config import AgentConfig
+from bearagent.gallery.fleet_ids import fleet_id_of
 from bearagent.identify import identify_files
 from bearagent.modelcard import METADATA_KEY, sha256_file, sidecar_path
 from bearagent.store import open_database
@@ -81,12 +82,13 @@ def write_chips(world: World, camera: str, chips: Sequence[Chip], *, exif: bool 
 
 
 def until_ended(sub: Subscriber, encounters: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-    """Events until `encounters` `end` events arrived; each one checked against the schema."""
+    """Encounter events until `encounters` `end` events arrived; each one checked against the
+    schema."""
     got: list[dict[str, Any]] = []
     while sum(1 for e in got if e.get("type") == "end") < encounters:
         message: Message = sub.get(timeout)
-        if message.topic.endswith("/status"):
-            continue
+        if message.channel not in ("sighting", "unknown"):
+            continue  # status, and what is not an encounter event (feed, chip, stats)
         event = message.json()
         VALIDATOR.validate(event)
         got.append(event)
@@ -302,8 +304,9 @@ def test_identify_and_run_agree_on_the_same_chips(
     ends = [e for e in until_ended(sub, 2) if e["type"] == "end"]
     (theirs,) = known_encounter
     mine = next(e for e in ends if e["decision"]["status"] == "known")
+    assert theirs.decision.individual_id is not None
     assert (mine["decision"]["individual_id"], mine["decision"]["status"]) == (
-        theirs.decision.individual_id,
+        fleet_id_of("box1", theirs.decision.individual_id),  # the agent's start gave it box1's id
         theirs.decision.outcome.value,
     )
     assert mine["decision"]["score"]["value"] == pytest.approx(theirs.decision.score, abs=1e-5)
