@@ -36,7 +36,8 @@ def _who(by: str | None) -> str:
 @station_options
 def link_command(cfg: StationConfig, a: str, b: str, by: str | None, note: str | None) -> None:
     """Record that individuals A and B of two boxes are one bear, e.g.
-    'link unknown-den-01-0001 den-02:bear-0004'. Reversible with 'unlink'."""
+    'link unknown-den-01-0001 den-02:bear-den-02-0004': they merge in the fleet gallery and
+    in every box's gallery. Reversible with 'unlink'."""
     engine = open_database(cfg)
     try:
         made = link(engine, a, b, by=_who(by), note=note)
@@ -51,7 +52,8 @@ def link_command(cfg: StationConfig, a: str, b: str, by: str | None, note: str |
 @click.option("--by", help=_BY_HELP)
 @station_options
 def unlink_command(cfg: StationConfig, a: str, b: str, by: str | None) -> None:
-    """End the link between A and B (the audit keeps it, marked as ended)."""
+    """End the link between A and B and split them again in the fleet gallery and on every
+    box (the audit keeps the link, marked as ended)."""
     engine = open_database(cfg)
     try:
         unlink(engine, a, b, by=_who(by))
