@@ -259,12 +259,17 @@ def test_boxes_register_individuals_and_named_ones_join_by_name(engine: Engine) 
         again = register_box_individual(conn, "den-01", "bear-den-01-0004", name="Otis",
                                         provisional=False, seen_at=T0)  # fmt: skip
         root = get_fleet_individual(conn, b)
+        legacy = register_box_individual(conn, "den-01", "unknown-0007", name=None,
+                                         provisional=False, seen_at=T0)  # fmt: skip
+        assert get_fleet_individual(conn, legacy).provisional  # its fleet id says so
     assert (a, b, again) == ("bear-den-01-0004", "bear-den-02-0001", "bear-den-01-0004")
     assert root.merged_into == a
     assert kinds(engine) == [
         (1, "individual", {"individual_id": a, "name": "Otis", "provisional": False,
                            "origin": "den-01"}),
         (2, "merge", {"from": b, "into": a, "name": "Otis", "provisional": False}),
+        (3, "individual", {"individual_id": "unknown-den-01-0007", "name": None,
+                           "provisional": True, "origin": "den-01"}),
     ]  # fmt: skip
 
 

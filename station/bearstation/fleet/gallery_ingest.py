@@ -50,6 +50,7 @@ def register_box_individual(
     whose name the fleet has joins that individual. Idempotent."""
     fleet_id = fleet_id_of(agent_id, individual_id)
     clean = _usable(name)
+    provisional = provisional or PROVISIONAL_ID.match(fleet_id) is not None
     found = find_individual(conn, fleet_id)
     by = f"box {agent_id}"
     if found is None:
@@ -91,9 +92,8 @@ def add_box_reference(
     box with its embedding under `model_sha256`. False when the chip was one already."""
     fleet_id = fleet_id_of(agent_id, individual_id)
     if find_individual(conn, fleet_id) is None:
-        provisional = PROVISIONAL_ID.match(fleet_id) is not None
-        register_box_individual(conn, agent_id, individual_id, name=None,
-                                provisional=provisional, seen_at=received_at)  # fmt: skip
+        register_box_individual(conn, agent_id, individual_id, name=None, provisional=False,
+                                seen_at=received_at)  # fmt: skip
     found = find_individual(conn, fleet_id)
     assert found is not None
     owner = found.merged_into or found.id
