@@ -134,6 +134,9 @@ def test_run_folder_holds_what_the_issue_lists(trained: FitResult, split_dir: Pa
         rows = list(csv.DictReader(f))
     assert [int(float(r["epoch"])) for r in rows] == list(range(13))
     assert {"train_loss", "val_chip_acc1", "val_enc_acc5", "val_auroc"} <= set(rows[1])
+    for r in rows:  # the steadier guide for the best epoch: acc@1 and AUROC at once
+        mean = (float(r["val_chip_acc1"]) + float(r["val_enc_auroc"])) / 2
+        assert float(r["val_acc_auroc"]) == pytest.approx(mean)
     assert load_checkpoint(run / "start.pt").epoch == 0
     readme = (run / "README.md").read_text()
     start, best = trained.history[0], trained.history[trained.best_epoch]

@@ -49,7 +49,8 @@ def _add(metrics: dict[str, float], name: str, values: dict[int, float]) -> None
 def _open_set_metrics(
     m: dict[str, float], prefix: str, queries: dict[Level, OpenSetQueries]
 ) -> None:
-    """``<prefix>_auroc[_<score>]`` per chip, ``<prefix>_enc_auroc[_<score>]`` per encounter."""
+    """``<prefix>_auroc[_<score>]`` per chip, ``<prefix>_enc_auroc[_<score>]`` per encounter,
+    and ``<prefix>_acc_auroc``: the mean of acc@1 per chip and the encounter AUROC (best)."""
     for level, q in queries.items():
         stem = f"{prefix}_auroc" if level == "chip" else f"{prefix}_enc_auroc"
         aurocs = score_aurocs(q)
@@ -59,6 +60,10 @@ def _open_set_metrics(
     chip = queries["chip"]
     m[f"{prefix}_known_queries"] = float(len(chip.genuine))
     m[f"{prefix}_unknown_queries"] = float(len(chip.strangers))
+    if f"{prefix}_chip_acc1" in m:
+        # Closed-set accuracy and open-set separation at once: a steadier guide for choosing
+        # the best epoch on a small val set than acc@1 alone (train.early_stop_metric).
+        m[f"{prefix}_acc_auroc"] = 0.5 * (m[f"{prefix}_chip_acc1"] + m[f"{prefix}_enc_auroc"])
 
 
 def evaluate_open(
