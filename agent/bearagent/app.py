@@ -257,21 +257,23 @@ class Agent:
             database=self.database,
             stats_source=self._stats_for_mqtt,
             inbound=self._inbound_handlers(),
+            on_connect=[self._feed.announce],
         )
 
     def _inbound_handlers(self) -> dict[StationChannel, InboundHandler]:
         """What the station sends this box, by channel (applied on the publisher thread)."""
         self._decisions = DecisionHandler(self.cfg)
+        self._feed = gallery_feed_handler(  # reports its position now, and at every connect
+            self.database,
+            self.cfg.agent.id,
+            lambda: (self.embedder.card.model.sha256 or "") if self.embedder else "",
+            self.cfg.review.max_references_per_individual,
+        )
         handlers: dict[StationChannel, InboundHandler] = {
             "receipt": ReceiptHandler(),
             "resend": ResendHandler(),
             "decision": self._decisions,  # the station desk's decisions
-            "gallery": gallery_feed_handler(  # the fleet gallery's feed; reports its position
-                self.database,
-                self.cfg.agent.id,
-                lambda: (self.embedder.card.model.sha256 or "") if self.embedder else "",
-                self.cfg.review.max_references_per_individual,
-            ),
+            "gallery": self._feed,  # the fleet gallery's feed
         }
         if self.rollout is not None:  # offer, chunk
             handlers.update(self.rollout.handlers())

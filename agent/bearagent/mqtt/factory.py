@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
+
+import sqlite_utils
 
 from bearagent.fleet.inbound import InboundHandler
 from bearagent.mqtt.base import Publisher
@@ -24,6 +26,7 @@ def make_publisher(
     database: Path,
     stats_source: Callable[[], Stats] | None = None,
     inbound: Mapping[StationChannel, InboundHandler] | None = None,
+    on_connect: Sequence[Callable[[sqlite_utils.Database], object]] = (),
 ) -> Publisher:
     """The MQTT publisher for `config` (handing what the station sends the box to `inbound`),
     or JSON lines on stdout (with the same topics; no station).
@@ -39,4 +42,5 @@ def make_publisher(
         database=database,
         stats_source=stats_source,
         inbound=inbound,
+        on_connect=on_connect,
     )

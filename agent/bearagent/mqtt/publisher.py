@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import sqlite_utils
@@ -53,12 +53,16 @@ class MqttPublisher:
         stats_source: Callable[[], Stats] | None = None,
         poll_s: float = 1.0,
         inbound: Mapping[StationChannel, InboundHandler] | None = None,
+        on_connect: Sequence[Callable[[sqlite_utils.Database], object]] = (),
     ) -> None:
         self.config = config
         self.agent_id = agent_id
         # TopicError before anything
         self.topics = Topics.build(config.topic_prefix, agent_id, config.station_topic_prefix)
         self.router = InboundRouter(self.topics, agent_id, inbound or {})
+        #: Called on the publisher thread with its connection at every (re)connect (e.g. the
+        #: gallery feed reports its position, so a box back from a week away catches up).
+        self.on_connect = list(on_connect)
         self._database = database
         self._stats_source = stats_source
         self._poll_s = poll_s
@@ -147,6 +151,7 @@ class MqttPublisher:
                 connection.handle(signal)
                 if isinstance(signal, Connected):
                     self._stats_now = True  # the station learns the stream's head at once
+                    self._connected_hooks(drain.db)
         if received:
             drain.rewind()  # a resend request marks rows unpublished again
         drain.step(connection, fill=fill)
@@ -167,6 +172,13 @@ class MqttPublisher:
             if time.monotonic() >= next_expiry:
                 next_expiry = time.monotonic() + EXPIRE_EVERY_S
                 self._expire(drain.db)
+
+    def _connected_hooks(self, db: sqlite_utils.Database) -> None:
+        for hook in self.on_connect:
+            try:
+                hook(db)
+            except Exception:  # a hook's failure must not stop the publisher
+                log.exception("a connect hook failed; publishing goes on")
 
     def _expire(self, db: sqlite_utils.Database) -> None:
         """Drop kept rows past the retention limit, and say so (the station cannot have them)."""

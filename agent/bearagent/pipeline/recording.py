@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from bearagent.decisions import Decision, Outcome
 from bearagent.encounters import ChipObservation, EncounterEvent
 from bearagent.encounters import store as encounter_store
 from bearagent.fleet import media
+from bearagent.gallery.errors import UnknownIndividual
 from bearagent.gallery.references import add_references, create_provisional
 from bearagent.gallery.sightings import Sighting, record_sighting
 from bearagent.gallery.thumbnails import store_thumbnail
@@ -27,6 +29,8 @@ from bearagent.matching.index import GalleryIndex
 from bearagent.matching.knn import Candidate
 from bearagent.mqtt import outbox
 from bearagent.wire import payloads
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,13 @@ class GalleryIdentity:
     def add_references(
         self, individual_id: str, embeddings: np.ndarray, sources: list[str]
     ) -> None:
-        """More references for an individual (joins the open transaction)."""
-        add_references(self.db, individual_id, embeddings, self.model.sha256, sources)
+        """More references for an individual (joins the open transaction). A provisional
+        individual merged or renamed away meanwhile (a person, or the fleet gallery) takes
+        none: its encounter's later chips stay sightings."""
+        try:
+            add_references(self.db, individual_id, embeddings, self.model.sha256, sources)
+        except UnknownIndividual:
+            log.info("no references for %s: it was merged or renamed away", individual_id)
 
 
 def _chip_ref(chip: ChipObservation) -> payloads.ChipRef:
