@@ -158,14 +158,18 @@ def main() -> None:
     gallery_e = embed(args.model, split.root, [r.path for r in train])
     test_e = embed(args.model, split.root, [r.path for r in test])
     print(f"embedded {len(train) + len(test)} chips in {time.perf_counter() - start:.0f} s")
+    from bearagent.decisions.config import DecisionConfig
+    from bearagent.decisions.in_force import rule_in_force
     from bearagent.modelcard import load_model_card
 
     card = load_model_card(args.model)
     d = card.decision
-    rule = DecisionRule(d.score, d.known_threshold, d.unknown_threshold)
+    rule = rule_in_force(d, DecisionConfig(), None).rule  # the card's rule, as the agent's
     same = args.same_individual
     if same is None:
         same = card.tracks.same_individual if card.tracks else d.unknown_threshold
+    if same is None:
+        raise SystemExit("the card has no tracks section: give --same-individual")
     encounters: dict[str, list[int]] = {}
     for i, r in enumerate(test):
         encounters.setdefault(r.encounter, []).append(i)

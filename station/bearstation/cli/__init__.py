@@ -1,9 +1,23 @@
 """``bear-station``: a thin command line over the station's library; every command's
-errors are one-line ``Error: ...`` messages."""
+errors are one-line ``Error: ...`` messages. Importing each command module registers
+its commands on the group."""
 
-import bearstation.cli.media_commands  # noqa: F401 (registers 'bear-station media')
-import bearstation.cli.model_commands  # noqa: F401 (registers 'bear-station model')
-from bearstation.cli import desk_commands, export_commands, identity_commands, run_commands
+from bearstation.cli import (
+    desk_commands,
+    export_commands,
+    identity_commands,
+    media_commands,
+    model_commands,
+    run_commands,
+)
 from bearstation.cli.group import main
 
-__all__ = ["desk_commands", "export_commands", "identity_commands", "main", "run_commands"]
+__all__ = [
+    "desk_commands",
+    "export_commands",
+    "identity_commands",
+    "main",
+    "media_commands",
+    "model_commands",
+    "run_commands",
+]
