@@ -28,7 +28,7 @@ from bearstation.tables import (
 from support.desk_world import served_desk
 from support.fleet import Box, Fleet, wait
 from support.review_app import PASSWORD, password_hash
-from support.review_browser import chromium, require_chromium, screenshot
+from support.review_browser import chromium, log_in, require_chromium, screenshot
 from support.review_world import DECISION, T0, copy_database, newcomer, write_encounter
 
 SHOTS = "desk-"
@@ -132,9 +132,7 @@ def test_a_person_decides_a_box_encounter_at_the_desk(
             d.get(f"{base}/queue")
             assert "/login" in d.current_url
             screenshot(d, shots, SHOTS + "login")
-            d.find_element(By.NAME, "name").send_keys("Anna")
-            d.find_element(By.NAME, "password").send_keys(PASSWORD)
-            d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+            log_in(d, "Anna", PASSWORD)
             assert d.current_url == f"{base}/queue"
             card = d.find_element(By.ID, f"e-boxa-{review}")
             assert "boxa" in card.text and "review" in card.text.lower()

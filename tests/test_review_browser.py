@@ -23,7 +23,7 @@ from bearagent.wire.payloads import load_schema
 from support.agent_world import make_world
 from support.broker import Mosquitto
 from support.review_app import PASSWORD, make_app, served
-from support.review_browser import chromium, require_chromium, screenshot
+from support.review_browser import chromium, log_in, require_chromium, screenshot
 from support.review_world import T0, newcomer, settings, write_encounter
 from support.subscriber import Message, Subscriber
 
@@ -103,9 +103,7 @@ def test_a_person_reviews_while_the_agent_runs(
             d.get(f"{base}/queue")
             assert "/login" in d.current_url
             screenshot(d, shots, "login")
-            d.find_element(By.NAME, "name").send_keys("Anna")
-            d.find_element(By.NAME, "password").send_keys(PASSWORD)
-            d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+            log_in(d, "Anna", PASSWORD)
             assert d.current_url == f"{base}/queue"
             cards = d.find_elements(By.CSS_SELECTOR, "article.encounter")
             assert [c.get_attribute("id") for c in cards] == [

@@ -13,7 +13,7 @@ echo "== ruff check";          ruff check .
 echo "== mypy";                mypy agent/bearagent train/beartrain export/bearexport station/bearstation dev/bearid_dev tests bench
 echo "== pytest"
 set +e
-pytest "$@"
+pytest --durations=30 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

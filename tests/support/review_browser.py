@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -77,3 +80,14 @@ def screenshot(driver: WebDriver, folder: Path, name: str) -> Path:
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
     return path
+
+
+def log_in(driver: WebDriver, name: str, password: str, timeout_s: float = 30.0) -> None:
+    """Fill the login form and submit it; return once the browser has left the form's page
+    (a click returns before the next page loads, and hashing a password on a loaded CI
+    machine takes a while)."""
+    driver.find_element(By.NAME, "name").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    button = driver.find_element(By.CSS_SELECTOR, "form button[type=submit]")
+    button.click()
+    WebDriverWait(driver, timeout_s).until(expected_conditions.staleness_of(button))

@@ -81,13 +81,14 @@ def calibrate_scores(
     confidence: float | None = DEFAULT_CONFIDENCE,
     scores: tuple[str, ...] = CARD_SCORES,
 ) -> dict[str, Calibration]:
-    """Each score's thresholds for the targets on these queries."""
+    """Each score's thresholds for the targets on these queries (the cohort scores only
+    where the queries carry their candidates' cohort statistics)."""
     if len(queries.genuine) == 0:
         raise CalibrationError(
             "no known queries to calibrate on: val needs chips of individuals that are in train"
         )
     out = {}
-    for name in scores:
+    for name in queries.scorable(scores):
         genuine, strangers = queries.scores(name)
         try:
             out[name] = calibrate(

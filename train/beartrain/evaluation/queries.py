@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from bearagent.decisions import NEIGHBOURS, CandidateStats, open_set_score
+from bearagent.decisions import COHORT_SCORES, NEIGHBOURS, CandidateStats, open_set_score
 from bearagent.gallery.leave_out import LeaveOut, leave_out
 from beartrain.evaluation.embedded import EmbeddedSet
 from beartrain.evaluation.metrics import (
@@ -63,6 +63,12 @@ class OpenSetQueries:
             open_set_score(name, self.genuine, self.genuine_stats),
             open_set_score(name, self.strangers, self.stranger_stats),
         )
+
+    def scorable(self, names: Sequence[str]) -> tuple[str, ...]:
+        """The scores of `names` these queries can give: a cohort score needs the cohort
+        statistics of both the genuine and the stranger queries' candidates."""
+        has_stats = self.genuine_stats is not None and self.stranger_stats is not None
+        return tuple(n for n in names if has_stats or n not in COHORT_SCORES)
 
     def describe(self, subset: str) -> str:
         """What the queries are, for a card's ``validation_set``."""
