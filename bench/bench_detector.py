@@ -183,8 +183,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40, help="frames per size")
     parser.add_argument("--clips", type=int, default=4, help="clips")
     parser.add_argument("--real", type=int, default=150, help="frames of real chips per set")
-    parser.add_argument("--scenes", type=int, default=600, help="training scenes (recipe)")
-    parser.add_argument("--epochs", type=int, default=12, help="training epochs (recipe)")
+    parser.add_argument("--scenes", type=int, default=1200, help="training scenes (recipe)")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs (recipe)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     detector = args.detector

@@ -98,12 +98,12 @@ def test_the_same_seed_trains_the_same_weights(scenes: Path, tmp_path: Path) -> 
 def test_the_loss_falls_on_one_batch(scenes: Path) -> None:
     torch.manual_seed(0)
     data = load_scenes(scenes, 128)
-    index = np.array([i for i, b in enumerate(data.boxes) if len(b)][:4])
+    index = np.array([i for i, b in enumerate(data.boxes) if len(b)][:2])
     images, targets = batch_tensors(data, index, None)
     model = TinyDetector(1, 8)
     optimiser = torch.optim.AdamW(model.parameters(), lr=5e-3)
     losses = []
-    for _ in range(25):
+    for _ in range(20):
         maps = model(images)
         boxes, logits = decode_all(maps)
         loss, _ = detection_loss(boxes, logits, targets, [m.shape[-2:] for m in maps])

@@ -22,5 +22,5 @@ class DemoOptions:
     end_after_s: float = 2.0  # agent: encounter.end_after_s
     review: bool = False  # end by serving the review page on the demo's database
     frames: bool = False  # cameras write whole frames and a clip; the agent runs a detector
-    detector_scenes: int = 400  # scenes the demo's face detector trains on (--frames)
-    detector_epochs: int = 8
+    detector_scenes: int = 800  # scenes the demo's face detector trains on (--frames)
+    detector_epochs: int = 12

@@ -22,7 +22,7 @@ def detector_group() -> None:
 
 @detector_group.command("scenes")
 @click.argument("root", type=_DIR)
-@click.option("--count", default=600, show_default=True, help="How many scenes.")
+@click.option("--count", default=1200, show_default=True, help="How many scenes.")
 @click.option("--seed", default=1, show_default=True, help="The scenes' seed.")
 @click.option("--individuals", default=12, show_default=True, help="Bears that appear.")
 @click.option(

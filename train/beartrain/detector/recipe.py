@@ -29,7 +29,7 @@ from beartrain.scenes import SceneConfig, write_scenes
 class DetectorRecipe:
     """Scenes to train on, to choose the threshold on, to measure on; how to train."""
 
-    train_scenes: SceneConfig = field(default_factory=lambda: SceneConfig(count=600, seed=1))
+    train_scenes: SceneConfig = field(default_factory=lambda: SceneConfig(count=1200, seed=1))
     validation_scenes: int = 100
     heldout_scenes: int = 150
     training: DetectorTrainConfig = field(default_factory=DetectorTrainConfig)

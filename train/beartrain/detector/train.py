@@ -32,13 +32,13 @@ class DetectorTrainConfig:
 
     input_size: int = 256
     width: int = 8  # channels of the first layer; later stages are multiples
-    epochs: int = 12
+    epochs: int = 20
     batch_size: int = 8
     lr: float = 3e-3
     weight_decay: float = 5e-4
     warmup_steps: int = 50
     seed: int = 0
-    threads: int = 2
+    threads: int = 1  # more threads lose badly on a CPU shared with other work (40x)
     max_steps: int | None = None  # stop early (tests)
 
 
