@@ -11,6 +11,8 @@ encounters for the exported chips), so `bear-train split` keeps each whole.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import subprocess
 import sys
 import time
@@ -144,11 +146,40 @@ class Trained:
 Trainer = Callable[[Path, Path], Trained]
 
 
+def _fingerprint(table: Path, recipe: Recipe) -> dict[str, object]:
+    """What a trained folder was trained from: the recipe and the metadata table's SHA-256."""
+    return {
+        "config": str(recipe.config), "epochs": recipe.epochs, "seed": recipe.seed,
+        "val_share": recipe.val_share, "overrides": list(recipe.overrides),
+        "table_sha256": _table_digest(table),
+    }  # fmt: skip
+
+
+def _table_digest(table: Path) -> str:
+    """SHA-256 of the table's chips, individuals and encounters (not its dates: undated
+    chips are dated at run time)."""
+    with table.open(newline="", encoding="utf-8") as f:
+        rows = sorted(f"{r['path']}\t{r['individual']}\t{r['encounter']}" for r in csv.DictReader(f))
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
 def recipe_trainer(recipe: Recipe) -> Trainer:
-    """The bench's trainer: `train_and_export` with `recipe`."""
+    """The bench's trainer: `train_and_export` with `recipe`. A folder (``--work``) that
+    already holds a model trained by the same recipe on the same table is reused (its
+    ``trained.json``), so a run stopped after model 1 need not train it again."""
 
     def train(folder: Path, table: Path) -> Trained:
+        marker = folder / "trained.json"
+        wanted = _fingerprint(table, recipe)
+        if marker.is_file() and model_file(folder).is_file():
+            done = json.loads(marker.read_text(encoding="utf-8"))
+            if done.get("fingerprint") == wanted:
+                chips, individuals = trained_chips(folder)
+                print(f"reusing {model_file(folder)} (same recipe and table)")
+                return Trained(model_file(folder), chips, individuals, done["seconds"])
         seconds = train_and_export(folder, table, recipe)
+        marker.write_text(json.dumps({"fingerprint": wanted, "seconds": seconds}),
+                          encoding="utf-8")  # fmt: skip
         chips, individuals = trained_chips(folder)
         return Trained(model_file(folder), chips, individuals, seconds)
 
