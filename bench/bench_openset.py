@@ -222,6 +222,9 @@ def main() -> None:
         split = read_split(run / "split")
         grouping = split.summary.get("data", {}).get("grouping", "time and names")
         for which in args.models:
+            if which == "trained" and not (run / "best.pt").is_file():
+                print(f"{name}: {run} has no best.pt (a start-only folder): start model only\n")
+                continue
             rows = bench_model(name, run, which, args.cache)
             title = (f"{name}: {split.kind} split (seed {split.seed}), test, {which} model; leak "
                      f"rule: {grouping}; per encounter (rule figures)")  # fmt: skip

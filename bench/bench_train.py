@@ -13,7 +13,7 @@ and detection rates, the automatic error and the review share; the learning curv
 train and inference images/s, wall time, and a README-style row: start beside best.
 
     .venv/bin/python bench/bench_train.py [--dataset cattle|chimp|cattle-openset]
-        [--root DIR] [--kinds open disjoint] [--epochs 5] [--config C]
+        [--root DIR] [--kinds open disjoint] [--epochs N] [--config C]
         [--set optimizer.lr=0.002 ...] [--out /tmp/bench-train] [--synthetic] [--negatives 0.2]
 """
 
@@ -116,7 +116,7 @@ def bench_kind(
     root: Path,
     out: Path,
     config: Path,
-    epochs: int,
+    epochs: int | None,
     overrides: dict[str, object],
     split_cfg: SplitConfig,
     negatives: float = 0.0,
@@ -132,10 +132,11 @@ def bench_kind(
         tree,
         {
             "data.split": str(out / "split"),
-            "train.epochs": epochs,
             "train.umap": False,
             "train.progress": False,
-            "train.patience": epochs,
+            # --epochs N: exactly N epochs (the whole curve); default: the recipe's own
+            # epochs and patience, as `bear-train fit` runs it
+            **({"train.epochs": epochs, "train.patience": epochs} if epochs else {}),
             **overrides,
         },
     )
@@ -189,7 +190,10 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=["open", "disjoint"], choices=KINDS)
     parser.add_argument("--dataset", choices=ROOTS, default="cattle")
     parser.add_argument("--config", type=Path, help="default: the dataset's lite0 config")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument(
+        "--epochs", type=int, help="train exactly this many (default: the config's, with its "
+        "patience)",
+    )  # fmt: skip
     parser.add_argument(
         "--test-share",
         type=float,

@@ -159,7 +159,9 @@ def _table_digest(table: Path) -> str:
     """SHA-256 of the table's chips, individuals and encounters (not its dates: undated
     chips are dated at run time)."""
     with table.open(newline="", encoding="utf-8") as f:
-        rows = sorted(f"{r['path']}\t{r['individual']}\t{r['encounter']}" for r in csv.DictReader(f))
+        rows = sorted(
+            f"{r['path']}\t{r['individual']}\t{r['encounter']}" for r in csv.DictReader(f)
+        )
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 

@@ -4,7 +4,8 @@
 run folder with its best checkpoint (``which="trained"``) or its start (``"start"``:
 ``start.pt``, else the pretrained backbone with the head fitted by LDA, as
 bench_embedder.py rebuilds it) and keeps them in ``--cache`` (an .npz per run,
-model and subset, keyed by the checkpoint's size and mtime). Each chip also gets
+model and subset, keyed by the checkpoint's size and mtime). A folder with only
+``config.yaml`` and ``split/`` (no training) has its start only. Each chip also gets
 its sharpness and size (`bearagent.decisions.quality`), read from the image once.
 """
 
@@ -17,13 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from bearagent.chips import decode_chip
 from bearagent.decisions.quality import chip_size, sharpness
-from beartrain.checkpoint import Checkpoint, load_checkpoint
+from bearagent.modelcard import InputSpec
+from beartrain.checkpoint import load_checkpoint
+from beartrain.config import TrainConfig, build_config
 from beartrain.data.splitfile import Split, read_split
 from beartrain.evaluation import EmbeddedSet
-from beartrain.model import Embedder, build_embedder
+from beartrain.model import Embedder, build_embedder, input_spec
 from beartrain.training import embed_rows
 from beartrain.training.prepare import init_head_from_split
 
@@ -38,14 +42,24 @@ class CachedSubset:
     ms_per_chip: float
 
 
-def start_model(ckpt: Checkpoint, split: Split, run: Path) -> Embedder:
+def run_config(run: Path) -> tuple[TrainConfig, InputSpec]:
+    """The run's config and input: from best.pt, else from config.yaml (a start-only folder)."""
+    if (run / "best.pt").is_file():
+        ckpt = load_checkpoint(run)
+        return ckpt.config, ckpt.input_spec
+    cfg = build_config(yaml.safe_load((run / "config.yaml").read_text()),
+                       {"data.split": str(run / "split")})  # fmt: skip
+    return cfg, input_spec(cfg.model)
+
+
+def start_model(cfg: TrainConfig, spec: InputSpec, split: Split, run: Path) -> Embedder:
     """The run's start: start.pt, else the pretrained backbone with its LDA head."""
     if (run / "start.pt").is_file():
         return load_checkpoint(run / "start.pt").build_model().eval()
-    torch.manual_seed(ckpt.config.train.seed)
-    model = build_embedder(ckpt.config.model).eval()
+    torch.manual_seed(cfg.train.seed)
+    model = build_embedder(cfg.model).eval()
     labels = sorted({r.individual for r in split.train})
-    init_head_from_split(model, split, ckpt.input_spec, labels, None, torch.device("cpu"))
+    init_head_from_split(model, split, spec, labels, None, torch.device("cpu"))
     return model.eval()
 
 
@@ -76,12 +90,15 @@ def embedded(run: Path, which: str, subset: str, cache: Path) -> CachedSubset:
             z["known"],
         )  # fmt: skip
         return CachedSubset(chips, z["sharpness"], z["size"], float(z["ms_per_chip"]))
-    ckpt = load_checkpoint(run)
+    cfg, spec = run_config(run)
     split = read_split(run / "split")
-    model = ckpt.build_model().eval() if which == "trained" else start_model(ckpt, split, run)
+    if which == "trained":
+        model = load_checkpoint(run).build_model().eval()
+    else:
+        model = start_model(cfg, spec, split, run)
     rows = split.subset(subset)
     started = time.perf_counter()
-    chips = embed_rows(model, split.root, rows, ckpt.input_spec, torch.device("cpu"))
+    chips = embed_rows(model, split.root, rows, spec, torch.device("cpu"))
     ms = 1000 * (time.perf_counter() - started) / max(len(rows), 1)
     sharp, size = _quality(split, subset)
     np.savez(
