@@ -15,7 +15,9 @@ from typing import Any
 
 from bearagent.app import Agent
 from bearagent.config import AgentConfig
+from bearagent.decisions.config import DecisionConfig
 from bearagent.gallery.enroll import enroll_folder
+from bearagent.gallery.recalibrate import recalibrate_model
 from bearagent.gallery.schema import open_gallery
 from bearagent.runtime import RuntimeConfig, open_embedder
 from bearid_dev.demo.data import FieldEncounter
@@ -96,10 +98,14 @@ class LiveSubscriber:
 
 
 def enrol(database: Path, model: Path, chips: Path, say: Say) -> None:
-    """Put every training chip in the gallery, named by its folder."""
+    """Put every training chip in the gallery, named by its folder, and calibrate the
+    decision thresholds on it as `bearagent gallery enroll` does."""
+    db = open_gallery(database)
     with open_embedder(RuntimeConfig(model=model, warm_up=False)) as embedder:
-        report = enroll_folder(open_gallery(database), chips, embedder)
+        report = enroll_folder(db, chips, embedder)
     say(f"gallery: {sum(report.added.values())} reference chips of {len(report.added)} individuals")
+    done = recalibrate_model(db, model, DecisionConfig())
+    say(f"gallery calibration ({done.score}): {done.note}")
 
 
 def drop(traps: Path, number: int, encounter: FieldEncounter, camera: str) -> None:

@@ -28,6 +28,7 @@ class DemoSummary:
     purity: float = 0.0  # mean share of an agent encounter's chips from its majority drop
     agent_encounters: int = 0
     review_total: int = 0  # dropped encounters the agent left to a person
+    review_top_right: int = 0  # known bears in review whose first candidate is right
 
     @property
     def accuracy(self) -> float:
@@ -50,7 +51,7 @@ def summarise(
     encounters: list[FieldEncounter], seen: dict[int, Seen], ends: list[dict[str, Any]]
 ) -> DemoSummary:
     """Compare each dropped encounter's final decision with the truth."""
-    known_ok = unknown_ok = linked = repeats = missing = review = 0
+    known_ok = unknown_ok = linked = repeats = missing = review = top_right = 0
     provisional_of: dict[str, str] = {}
     finals = _by_drop(ends)
     for number, encounter in enumerate(encounters):
@@ -60,6 +61,8 @@ def summarise(
             continue
         if final["status"] == "review":
             review += 1
+            top = (final.get("top_k") or [{}])[0].get("name")
+            top_right += encounter.known and top == encounter.individual
             continue
         decided = str(final["individual_id"])
         if encounter.known:
@@ -90,6 +93,7 @@ def summarise(
         purity=sum(purities) / len(purities) if purities else 0.0,
         agent_encounters=len(ends),
         review_total=review,
+        review_top_right=top_right,
     )
 
 
@@ -105,7 +109,8 @@ def print_summary(summary: DemoSummary, say: Say) -> None:
     say(f"  encounter purity           {summary.purity:.3f} (share of an encounter's chips "
         "from one visit)")  # fmt: skip
     if summary.review_total:
-        say(f"  left to a person (review)  {summary.review_total} visits")
+        say(f"  left to a person (review)  {summary.review_total} visits; first candidate right "
+            f"for {summary.review_top_right} known bears")  # fmt: skip
     say(f"  known bears recognised     {summary.known_correct}/{summary.known_total} encounters")
     say(
         f"  unknown bears flagged      {summary.unknown_flagged}/{summary.unknown_total} encounters"
