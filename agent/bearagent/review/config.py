@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field
 
-from bearagent.webkit.listen import check_web_settings, is_loopback, parse_listen
+from bearagent.webkit.listen import is_loopback, parse_listen
+from bearagent.webkit.section import WebSection
 
 __all__ = ["CREDENTIAL_NAME", "ReviewConfig", "is_loopback", "parse_listen"]
 
@@ -14,10 +16,11 @@ __all__ = ["CREDENTIAL_NAME", "ReviewConfig", "is_loopback", "parse_listen"]
 CREDENTIAL_NAME = "review-password"
 
 
-class ReviewConfig(BaseModel):
+class ReviewConfig(WebSection):
     """The review page (`bearagent review`): a person confirms, corrects or names bears."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    WHAT: ClassVar[str] = "the review page"
+    SECTION: ClassVar[str] = "review"
 
     listen: str = Field(
         default="127.0.0.1:8090",
@@ -30,58 +33,11 @@ class ReviewConfig(BaseModel):
         "writes it). A relative name is looked up in $CREDENTIALS_DIRECTORY. Default: "
         "$CREDENTIALS_DIRECTORY/review-password (systemd LoadCredential=review-password:...).",
     )
-    tls_cert: Path | None = Field(
-        default=None, description="TLS certificate (PEM) to serve HTTPS directly; with tls_key."
-    )
-    tls_key: Path | None = Field(default=None, description="Private key (PEM) of tls_cert.")
-    allow_plain_http: bool = Field(
-        default=False,
-        description="Allow listening on a non-loopback address without TLS (a trusted network, "
-        "or a TLS reverse proxy on another host). Otherwise refused: the password would cross "
-        "the network in clear.",
-    )
-    secure_cookie: bool | None = Field(
-        default=None,
-        description="Mark the session cookie Secure (sent over HTTPS only). Default: when "
-        "tls_cert is set. Set true behind a reverse proxy that terminates TLS.",
-    )
-    forwarded_allow_ips: list[str] = Field(
-        default_factory=list,
-        description="Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto "
-        "headers are trusted (the client address that login throttling counts). Empty: none, "
-        "the connecting address counts.",
-    )
-    session_hours: float = Field(
-        default=12.0, gt=0, le=24 * 30, description="A login lasts this long, then ask again."
-    )
-    login_free_attempts: int = Field(
-        default=5,
-        ge=1,
-        description="Wrong passwords from one address before each further attempt must wait.",
-    )
-    login_backoff_s: float = Field(
-        default=2.0,
-        gt=0,
-        description="The first wait after login_free_attempts wrong passwords; it doubles with "
-        "every further wrong password.",
-    )
-    login_backoff_max_s: float = Field(
-        default=900.0, gt=0, description="The longest wait between login attempts."
-    )
     max_references_per_individual: int = Field(
         default=50,
         ge=1,
         description="Chips a person confirms become references of the individual up to this "
         "many references in all, the chips least like its references first.",
-    )
-    page_size: int = Field(
-        default=25, ge=1, le=200, description="Encounters per page of the queue."
-    )
-    candidate_references: int = Field(
-        default=4,
-        ge=1,
-        le=20,
-        description="Reference chips shown beside each candidate individual.",
     )
     image_roots: list[Path] = Field(
         default_factory=list,
@@ -95,24 +51,3 @@ class ReviewConfig(BaseModel):
         description="ONNX Runtime providers the review page embeds confirmed chips with (to "
         "pick new references); the CPU leaves the GPU to the agent.",
     )
-
-    @field_validator("listen")
-    @classmethod
-    def _valid_listen(cls, v: str) -> str:
-        parse_listen(v)
-        return v.strip()
-
-    @model_validator(mode="after")
-    def _tls_pair(self) -> ReviewConfig:
-        check_web_settings(self, "the review page", "review")
-        return self
-
-    @property
-    def tls(self) -> bool:
-        """Whether the page is served over HTTPS directly."""
-        return self.tls_cert is not None
-
-    @property
-    def cookie_secure(self) -> bool:
-        """Whether the session cookie carries the Secure flag."""
-        return self.tls if self.secure_cookie is None else self.secure_cookie
