@@ -12,7 +12,7 @@ from bearagent.app import Agent
 from bearagent.config import AgentConfig
 from bearagent.store import open_database
 from bearid_dev.demo.data import FieldEncounter
-from bearid_dev.demo.field import AGENT_ID, LiveSubscriber, Say, enrol
+from bearid_dev.demo.field import AGENT_ID, DEMO_DECISION, LiveSubscriber, Say, enrol
 from bearid_dev.demo.frames import FieldTruth, drop_all
 from bearid_dev.demo.options import DemoOptions
 from bearid_dev.mosquitto import Mosquitto, require_mosquitto
@@ -37,6 +37,7 @@ def _config(
             "watch": {"roots": [str(traps)], "stable_after_s": 0.5},
             "runtime": {"model": str(model)},
             "encounter": {"end_after_s": opts.end_after_s},
+            "decision": DEMO_DECISION,
             "mqtt": {"host": broker.host, "port": broker.port, "stats_interval_s": 3600},
             "detector": {"model": str(detector), "clip_sample_fps": 1.0},
         }

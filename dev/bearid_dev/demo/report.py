@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bearid_dev.demo.data import FieldEncounter
-from bearid_dev.demo.field import Seen, drop_number
+from bearid_dev.demo.field import Seen, drop_number, final_decision
 
 Say = Callable[[str], None]
 
@@ -43,7 +43,7 @@ def _by_drop(ends: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     for end in ends:
         for number, n in Counter(drop_number(c["file"]) for c in end["chips"]).items():
             if n > best.get(number, (0, {}))[0]:
-                best[number] = (n, end["decision"])
+                best[number] = (n, final_decision(end))
     return {number: decision for number, (_, decision) in best.items()}
 
 
