@@ -34,6 +34,11 @@ def drop_number(file: str) -> int:
     return int(Path(file).name.split("-", 1)[0])
 
 
+def final_decision(end: dict[str, Any]) -> dict[str, Any]:
+    """An `end` event's decision, with the event's candidates (``top_k``) beside it."""
+    return {**end["decision"], "top_k": end.get("top_k") or []}
+
+
 @dataclass
 class Seen:
     """What the subscriber saw of one dropped encounter (keyed by its drop number)."""
@@ -46,11 +51,6 @@ class Seen:
         arrived."""
         ends = [e for e in self.events if e.get("type") == "end"]
         return final_decision(ends[-1]) if ends else None
-
-
-def final_decision(end: dict[str, Any]) -> dict[str, Any]:
-    """An `end` event's decision, with the event's candidates (``top_k``) beside it."""
-    return {**end["decision"], "top_k": end.get("top_k") or []}
 
     @property
     def alerted(self) -> bool:
@@ -109,15 +109,18 @@ class LiveSubscriber:
 DEMO_DECISION: dict[str, float] = {"target_error_rate": 0.10, "target_false_unknown_rate": 0.10}
 
 
-def enrol(database: Path, model: Path, chips: Path, say: Say) -> None:
+def enrol(database: Path, model: Path, chips: Path, say: Say, decision: dict[str, float]) -> None:
     """Put every training chip in the gallery, named by its folder, and calibrate the
-    decision thresholds on it as `bearagent gallery enroll` does."""
+    decision thresholds on it for the box's `decision` settings, as `bearagent gallery
+    enroll` does."""
     db = open_gallery(database)
     with open_embedder(RuntimeConfig(model=model, warm_up=False)) as embedder:
         report = enroll_folder(db, chips, embedder)
     say(f"gallery: {sum(report.added.values())} reference chips of {len(report.added)} individuals")
-    done = recalibrate_model(db, model, DecisionConfig.model_validate(DEMO_DECISION))
-    say(f"gallery calibration ({done.score}; targets 10 %): {done.note}")
+    cfg = DecisionConfig.model_validate(decision)
+    done = recalibrate_model(db, model, cfg)
+    say(f"gallery calibration ({done.score}; automatic error <= {cfg.target_error_rate:.0%}, "
+        f"false-unknown <= {cfg.target_false_unknown_rate:.0%}): {done.note}")  # fmt: skip
 
 
 def drop(traps: Path, number: int, encounter: FieldEncounter, camera: str) -> None:
@@ -168,7 +171,7 @@ def run_field(
     """
     database, traps = opts.workdir / "state" / "bearagent.db", opts.workdir / "traps"
     traps.mkdir(parents=True, exist_ok=True)
-    enrol(database, model, chips, say)
+    enrol(database, model, chips, say, DEMO_DECISION)
     broker = Mosquitto(require_mosquitto(), opts.workdir / "broker")
     broker.start()
     say(f"broker: mosquitto on {broker.host}:{broker.port}")
