@@ -257,7 +257,12 @@ def test_bearagent_run_live_chips_named_hours_apart(
     assert len(by_encounter) == 3
     starts = set()
     for evs in by_encounter.values():
-        assert {e["started_at"] for e in evs} == {evs[0]["started_at"]}  # new and end agree
-        assert evs[0]["type"] == "new" and evs[-1]["type"] == "end"
+        seen = [(e["type"], e["started_at"], e["decision"]) for e in evs]
+        assert {e["started_at"] for e in evs} == {evs[0]["started_at"]}, seen  # they agree
+        # `new` opens it, unless its first chip alone looked like a stranger: the tracker
+        # then waits for more chips before announcing it, and only the `end` says it.
+        assert evs[-1]["type"] == "end", seen
+        assert [e["type"] for e in evs].count("new") <= 1, seen
+        assert evs[0]["type"] == "new" or len(evs) == 1, seen
         starts.add(evs[0]["started_at"])
     assert starts == {(DAY + timedelta(hours=h)).isoformat() for h in hours}

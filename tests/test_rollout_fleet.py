@@ -106,8 +106,15 @@ def test_a_published_model_reaches_both_boxes_and_the_next_chips_use_it(
         assert provisional, "the stranger became a provisional bear with references"
         for name in files:
             (boxa.world.traps / name).unlink()
-        references = {b.agent_id: box_rows(b, "SELECT count(*) FROM reference_embeddings")[0][0]
-                      for b in (boxa, boxb)}  # fmt: skip
+
+        def counts() -> dict[str, object]:
+            return {b.agent_id: box_rows(b, "SELECT count(*) FROM reference_embeddings")[0][0]
+                    for b in (boxa, boxb)}  # fmt: skip
+
+        # The fleet gallery's feed brings the stranger's references to boxb as well (both
+        # boxes started from one gallery): count them once it has.
+        wait(lambda: len(set(counts().values())) == 1, "the stranger's references on boxb")
+        references = counts()
 
         with dropping(fleet, "boxa") as dropped_a, dropping(fleet, "boxb") as dropped_b:
             time.sleep(1.0)
