@@ -34,6 +34,10 @@ def drop_number(file: str) -> int:
     return int(Path(file).name.split("-", 1)[0])
 
 
+#: Sighting types that state an encounter's final state (an `amended` replaces its `end`).
+FINAL = ("end", "amended")
+
+
 def final_decision(end: dict[str, Any]) -> dict[str, Any]:
     """An `end` event's decision, with the event's candidates (``top_k``) beside it."""
     return {**end["decision"], "top_k": end.get("top_k") or []}
@@ -47,9 +51,9 @@ class Seen:
 
     @property
     def final(self) -> dict[str, Any] | None:
-        """The decision of the encounter's `end` event (with the event's ``top_k``), if it
-        arrived."""
-        ends = [e for e in self.events if e.get("type") == "end"]
+        """The decision of the encounter's last `end` or `amended` event (with the event's
+        ``top_k``), if one arrived."""
+        ends = [e for e in self.events if e.get("type") in FINAL]
         return final_decision(ends[-1]) if ends else None
 
     @property
@@ -64,7 +68,7 @@ class LiveSubscriber:
     def __init__(self, broker: Mosquitto, say: Say) -> None:
         self.say = say
         self.seen: dict[int, Seen] = {}
-        self.ends: list[dict[str, Any]] = []  # every encounter's `end`, as the agent split them
+        self._finals: dict[str, dict[str, Any]] = {}  # encounter id -> its final word
         self.lock = threading.Lock()
         self.subscriber = Subscriber(
             broker, f"bearid/{AGENT_ID}/#", client_id="demo-subscriber", listener=self._on_message
@@ -90,13 +94,19 @@ class LiveSubscriber:
         )
         with self.lock:
             self.seen.setdefault(drop_number(event["file"]), Seen()).events.append(event)
-            if event.get("type") in ("end", "amended"):
-                self.ends.append(event)
+            if event.get("type") in FINAL:
+                self._finals[str(event["encounter_id"])] = event
+
+    @property
+    def ends(self) -> list[dict[str, Any]]:
+        """Each encounter's final state (its `end`, or the `amended` after it), as the agent
+        split them."""
+        with self.lock:
+            return list(self._finals.values())
 
     def ended(self) -> int:
         """How many dropped encounters have had their chips in an `end` event."""
-        with self.lock:
-            return len({drop_number(c["file"]) for e in self.ends for c in e["chips"]})
+        return len({drop_number(c["file"]) for e in self.ends for c in e["chips"]})
 
     def close(self) -> None:
         """Disconnect."""
